@@ -1,0 +1,40 @@
+/* settings.h — what the sandbox manager needs to know, filled by the daemon's config
+ * layer (src/daemon/config.c) from defaults, --config FILE and flags. Plain data. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct Pack {
+        char *name;          /* "python" */
+        char *rootfs;        /* squashfs image; relative paths are under images_dir */
+        char **interpreter;  /* NULL-terminated argv prefix; the code file's path is appended */
+        char *code_file;     /* name of the file the code is written to, e.g. "main.py" */
+        unsigned vcpus;      /* defaults for a sandbox of this pack */
+        unsigned memory_mib;
+        char *description;
+} Pack;
+
+typedef enum VmmKind { VMM_AUTO, VMM_FIRECRACKER, VMM_QEMU, VMM_PROCESS } VmmKind;
+
+typedef struct Settings {
+        char *state_dir;       /* per-sandbox directories live under <state_dir>/sandboxes */
+        char *images_dir;
+        VmmKind vmm;
+        char *firecracker_bin; /* used when vmm resolves to firecracker */
+        char *vmm_bin;         /* ember-vmm, used for qemu and process */
+        char *kernel;          /* relative paths are under images_dir */
+        char *initrd;
+        char *boot_args;       /* extra kernel args appended to ember's own */
+        Pack *packs;
+        size_t n_packs;
+        unsigned max_sandboxes;
+        unsigned max_vcpus, max_memory_mib;
+        unsigned default_ttl_s, max_ttl_s; /* 0 = no TTL */
+        unsigned agent_port;
+        unsigned boot_timeout_ms;          /* InstanceStart -> agent answers ping */
+        uint32_t output_cap;               /* per stream, per exec */
+} Settings;
+
+const Pack *settings_find_pack(const Settings *s, const char *name);
+const char *vmm_kind_name(VmmKind k);
