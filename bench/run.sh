@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# run.sh — `make bench`: every benchmark, figures on stdout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 bench/api_bench.py --vmm process -n "${N:-50}"

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# test.sh — runs ember's test tiers and ends with one line "N passed, N failed, N skipped".
+# Usage: scripts/test.sh [unit|integration|e2e]...   (default: all tiers)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+ASAN=${ASAN:-build-asan}
+RESULTS=$(mktemp -d /tmp/ember-results.XXXXXX)
+tiers=("$@")
+[ ${#tiers[@]} -eq 0 ] && tiers=(unit integration e2e)
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=23}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+
+run_meson() { # build-dir label
+        echo "== unit tests ($2)"
+        meson test -C "$1" --suite unit --print-errorlogs --num-processes 2 >"$RESULTS/meson-$2.out" 2>&1
+        tail -n 12 "$RESULTS/meson-$2.out"
+        cp "$1/meson-logs/testlog.json" "$RESULTS/meson-$2.json" 2>/dev/null || true
+}
+
+run_pytest() { # dir label build
+        echo "== $2 tests (build: $3)"
+        EMBER_BUILD="$3" python3 -m pytest -q -rs -p no:cacheprovider \
+                --junitxml="$RESULTS/pytest-$2.xml" "$1"
+}
+
+for t in "${tiers[@]}"; do
+        case "$t" in
+        unit) run_meson "$BUILD" normal; run_meson "$ASAN" asan ;;
+        integration) run_pytest tests/integration integration "$ASAN" ;;
+        e2e) [ -d tests/e2e ] && ls tests/e2e/test_*.py >/dev/null 2>&1 &&
+                run_pytest tests/e2e e2e "$BUILD" ;;
+        *) echo "unknown tier $t"; exit 2 ;;
+        esac
+done
+
+python3 scripts/summarize.py "$RESULTS"
+rc=$?
+rm -rf "$RESULTS"
+exit $rc
