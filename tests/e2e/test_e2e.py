@@ -1,0 +1,102 @@
+"""End to end through real microVMs: the real kernel, initramfs and pack images, emberd's
+unchanged Firecracker driver. Slow under TCG, so few and sharp: one python sandbox is
+shared by the exec cases."""
+import os
+import pathlib
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import ember_client as ec
+
+
+@pytest.fixture(scope="module")
+def py(ember):
+    sb = ember.client.create("python")
+    yield sb
+    ember.client.delete(sb["id"])
+
+
+def test_print_42(api, py):
+    r = api.exec(py["id"], code="print(6*7)")
+    assert r["stdout"] == "42\n" and r["exit_code"] == 0
+
+
+def test_exit_code_stderr_stdin(api, py):
+    r = api.exec(py["id"], code="import sys; d=sys.stdin.read(); print(d[::-1]); print('e', file=sys.stderr); sys.exit(4)",
+                 stdin="abc")
+    assert (r["stdout"], r["stderr"], r["exit_code"]) == ("cba\n", "e\n", 4)
+
+
+def test_timeout_fires(api, py):
+    r = api.exec(py["id"], argv=["sleep", "100"], timeout_ms=1000)
+    assert r["timed_out"] is True and r["signal"] == 9
+    assert api.exec(py["id"], argv=["echo", "ok"])["stdout"] == "ok\n"
+
+
+def test_orphans_reaped(api, py):
+    api.exec(py["id"], argv=["sh", "-c", "(sleep 0.2 &) ; exit 0"])
+    deadline = time.time() + 20
+    while True:
+        r = api.exec(py["id"], argv=["sh", "-c", "cat /proc/[0-9]*/stat 2>/dev/null | awk '$3 == \"Z\"' | wc -l"])
+        if r["stdout"].strip() == "0":
+            break
+        assert time.time() < deadline, r
+        time.sleep(0.5)
+
+
+def test_shell_pack(api):
+    sb = api.create("shell")
+    try:
+        r = api.exec(sb["id"], code="echo hi | tr a-z A-Z")
+        assert r["stdout"] == "HI\n"
+    finally:
+        api.delete(sb["id"])
+
+
+def test_unknown_pack_rejected(api):
+    r = api.request("POST", "/sandboxes", {"language_pack": "cobol"})
+    assert r.status == 400 and r.json["error"]["code"] == "unknown_language_pack"
+
+
+def test_corrupt_rootfs_is_502_with_console_reason(ember, tmp_path):
+    bad = tmp_path / "bad.squashfs"
+    bad.write_bytes(os.urandom(1 << 20))
+    cfg = {"language_packs": [{"name": "bad", "rootfs": str(bad), "interpreter": ["sh"],
+                               "code_file": "main.sh", "vcpus": 1, "memory_mib": 128,
+                               "description": "corrupt"}]}
+    extra = ["--firecracker-bin", os.environ.get("EMBER_FIRECRACKER", "firecracker")] if ember.vmm == "firecracker" else []
+    e = ec.Emberd(vmm=ember.vmm, config=cfg, extra_args=extra)
+    try:
+        r = e.client.request("POST", "/sandboxes", {"language_pack": "bad"}, timeout=180)
+        assert r.status == 502, r
+        assert r.json["error"]["code"] == "vm_boot_failed"
+        assert "FATAL" in r.json["error"]["message"], r.json
+        assert not ec.wait_clean(e, timeout=15)
+    finally:
+        rc, log = e.stop()
+        e.cleanup()
+    assert rc == 0, log[-3000:]
+
+
+def test_delete_leaves_no_vmm_and_four_at_once(api, ember):
+    def one(i):
+        sb = api.create("python")
+        try:
+            return api.exec(sb["id"], code=f"print({i}+1)")["stdout"]
+        finally:
+            assert api.delete(sb["id"]).status == 204
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(one, range(4))) == ["1\n", "2\n", "3\n", "4\n"]
+    names = []
+    for p in pathlib.Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                cmd = (p / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if str(ember.dir).encode() in cmd:
+                names.append(cmd.split(b"\0")[0])
+    assert not names, names
