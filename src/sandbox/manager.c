@@ -1,0 +1,542 @@
+/* manager.c — the sandbox manager (see manager.h): validation, the id -> sandbox map with
+ * reference counts, capacity, create/exec/delete, the TTL reaper and the counters.
+ * The lock guards only the map, the counts and the counters: no VMM call, no exec and no
+ * teardown ever runs under it. Logs one line per sandbox lifecycle event. */
+#include "manager.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../shared/log.h"
+#include "sandbox.h"
+#include "vmm-select.h"
+
+#define MANAGER_REAPER_PERIOD_MS 1000
+#define MANAGER_BOOT_ARGS_MAX 1792 /* Firecracker: 2048 with what it appends (FACTS §3) */
+#define MANAGER_DEFAULT_VCPU_MAX 32
+#define MANAGER_DEFAULT_MEMORY_MIB 128
+/* the longest socket path under a sandbox directory: <uds_path>_<u32 port> */
+#define MANAGER_LONGEST_SOCKET "/sb-0123456789abcdef/vsock.sock_4294967295"
+
+struct Manager {
+        const Settings *s;
+        VmmKind kind;
+        char **vmm_argv;
+        char *sandboxes_dir, *kernel, *initrd, *boot_args;
+        char **pack_rootfs; /* per Settings.packs entry, absolute or NULL */
+        SandboxBoot boot;
+
+        pthread_mutex_t lock;
+        Sandbox **map;
+        size_t n, alloc;
+        ManagerStats st;
+
+        pthread_cond_t wake;
+        pthread_t reaper;
+        bool reaper_running, stopping;
+};
+
+/* ---- setup ---- */
+
+static char *absolute(const char *p)
+{
+        char *r = NULL;
+        if (p[0] == '/')
+                return strdup(p);
+        _cleanup_free_ char *cwd = getcwd(NULL, 0);
+        return cwd && asprintf(&r, "%s/%s", cwd, p) >= 0 ? r : NULL;
+}
+
+/* Relative image paths are under images_dir; the VMM runs elsewhere, so make them absolute. */
+static char *image_path(const Settings *s, const char *p)
+{
+        char *r = NULL;
+        if (!p || !p[0])
+                return NULL;
+        if (p[0] == '/' || !s->images_dir)
+                return absolute(p);
+        _cleanup_free_ char *dir = absolute(s->images_dir);
+        return dir && asprintf(&r, "%s/%s", dir, p) >= 0 ? r : NULL;
+}
+
+static int setup_dirs(Manager *m, Err *e)
+{
+        const Settings *s = m->s;
+        if (!s->state_dir || !s->state_dir[0])
+                return err_set(e, EINVAL, "state_dir is not set");
+        _cleanup_free_ char *state = absolute(s->state_dir);
+        if (!state || asprintf(&m->sandboxes_dir, "%s/sandboxes", state) < 0) {
+                m->sandboxes_dir = NULL;
+                return err_set(e, ENOMEM, "out of memory");
+        }
+        size_t longest = strlen(m->sandboxes_dir) + strlen(MANAGER_LONGEST_SOCKET);
+        if (longest >= sizeof(((struct sockaddr_un *)0)->sun_path))
+                return err_set(e, ENAMETOOLONG,
+                               "state_dir '%s' is too long: sandbox socket paths would be %zu "
+                               "bytes, over the %zu of a Unix socket address; use a state_dir "
+                               "of at most %zu characters",
+                               state, longest, sizeof(((struct sockaddr_un *)0)->sun_path) - 1,
+                               strlen(state) - (longest - (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)));
+        int r = mkdir_p(m->sandboxes_dir, 0700);
+        if (r < 0)
+                return err_set(e, -r, "cannot create %s: %s", m->sandboxes_dir, strerror(-r));
+        return 0;
+}
+
+static int setup_boot(Manager *m, Err *e)
+{
+        const Settings *s = m->s;
+        if (!s->kernel || !s->kernel[0])
+                return err_set(e, EINVAL, "kernel is not set");
+        m->kernel = image_path(s, s->kernel);
+        m->initrd = image_path(s, s->initrd);
+        m->pack_rootfs = calloc(s->n_packs + 1, sizeof(char *));
+        unsigned port = s->agent_port ? s->agent_port : AGENT_DEFAULT_PORT;
+        bool extra = s->boot_args && s->boot_args[0];
+        /* later keys win in the guest, so the operator's boot_args come last */
+        int n = asprintf(&m->boot_args,
+                         "console=ttyS0 reboot=k panic=1 ember.root=/dev/vda ember.port=%u%s%s",
+                         port, extra ? " " : "", extra ? s->boot_args : "");
+        if (n < 0)
+                m->boot_args = NULL;
+        if (!m->kernel || (s->initrd && s->initrd[0] && !m->initrd) || !m->pack_rootfs ||
+            !m->boot_args)
+                return err_set(e, ENOMEM, "out of memory");
+        if (n > MANAGER_BOOT_ARGS_MAX)
+                return err_set(e, EINVAL, "boot_args: the kernel command line would be %d bytes, "
+                                          "over %d", n, MANAGER_BOOT_ARGS_MAX);
+        for (size_t i = 0; i < s->n_packs; i++)
+                if (s->packs[i].rootfs && s->packs[i].rootfs[0] &&
+                    !(m->pack_rootfs[i] = image_path(s, s->packs[i].rootfs)))
+                        return err_set(e, ENOMEM, "out of memory");
+        m->boot = (SandboxBoot){
+                .vmm_argv = (const char *const *)m->vmm_argv,
+                .vmm_name = vmm_kind_name(m->kind),
+                .kernel = m->kernel,
+                .initrd = m->initrd,
+                .boot_args = m->boot_args,
+                .agent_port = port,
+                .boot_timeout_ms = s->boot_timeout_ms ? s->boot_timeout_ms : 30000,
+        };
+        return 0;
+}
+
+static void *reaper_main(void *arg);
+
+int manager_new(const Settings *s, Manager **ret, Err *e)
+{
+        Manager *m = calloc(1, sizeof(*m));
+        if (!m)
+                return err_set(e, ENOMEM, "out of memory");
+        m->s = s;
+        pthread_mutex_init(&m->lock, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&m->wake, &ca);
+        pthread_condattr_destroy(&ca);
+        int r = vmm_select(s, &m->kind, &m->vmm_argv, e);
+        if (r >= 0)
+                r = setup_dirs(m, e);
+        if (r >= 0)
+                r = setup_boot(m, e);
+        if (r >= 0) {
+                r = -pthread_create(&m->reaper, NULL, reaper_main, m);
+                if (r < 0)
+                        err_set(e, -r, "cannot start the TTL reaper: %s", strerror(-r));
+                m->reaper_running = r >= 0;
+        }
+        if (r < 0) {
+                manager_free(m);
+                return r;
+        }
+        log_info("sandbox manager: vmm=%s (%s), state in %s", vmm_kind_name(m->kind),
+                 m->vmm_argv[0], m->sandboxes_dir);
+        *ret = m;
+        return 0;
+}
+
+/* ---- map (m->lock held) ---- */
+
+static ssize_t map_find(Manager *m, const char *id)
+{
+        for (size_t i = 0; id && i < m->n; i++)
+                if (!strcmp(m->map[i]->id, id))
+                        return (ssize_t)i;
+        return -1;
+}
+
+static int map_add(Manager *m, Sandbox *sb)
+{
+        if (m->n == m->alloc) {
+                size_t na = MAX(m->alloc * 2, (size_t)16);
+                Sandbox **nm = realloc(m->map, na * sizeof(*nm));
+                if (!nm)
+                        return -ENOMEM;
+                m->map = nm;
+                m->alloc = na;
+        }
+        m->map[m->n++] = sb;
+        return 0;
+}
+
+/* Removes sb if it is still in the map; true when this call removed it. */
+static bool map_remove(Manager *m, Sandbox *sb)
+{
+        for (size_t i = 0; i < m->n; i++)
+                if (m->map[i] == sb) {
+                        m->map[i] = m->map[--m->n];
+                        return true;
+                }
+        return false;
+}
+
+/* Takes a reference on the sandbox named id; -ENOENT when there is none. */
+static int map_ref(Manager *m, const char *id, Sandbox **ret, Err *e)
+{
+        pthread_mutex_lock(&m->lock);
+        ssize_t i = map_find(m, id);
+        if (i >= 0)
+                m->map[i]->refs++;
+        *ret = i >= 0 ? m->map[i] : NULL;
+        pthread_mutex_unlock(&m->lock);
+        return i >= 0 ? 0 : err_set(e, ENOENT, "no sandbox '%s'", id ? id : "");
+}
+
+/* Drops a reference; the last one tears the VM down and frees (outside the lock). */
+static void unref(Manager *m, Sandbox *sb)
+{
+        pthread_mutex_lock(&m->lock);
+        bool last = --sb->refs == 0;
+        pthread_mutex_unlock(&m->lock);
+        if (last)
+                sandbox_free(sb);
+}
+
+/* ---- create ---- */
+
+static int check_env(const char *const *env, Err *e)
+{
+        size_t n = 0;
+        for (; env && env[n]; n++) {
+                const char *eq = strchr(env[n], '=');
+                if (!eq || eq == env[n])
+                        return err_set(e, EINVAL, "env: entry %zu is not KEY=VALUE", n);
+                if (strlen(env[n]) >= PROTO_MAX_STRING)
+                        return err_set(e, EINVAL, "env: entry %zu is too long", n);
+        }
+        if (n > SANDBOX_ENV_MAX)
+                return err_set(e, EINVAL, "env: more than %u variables", SANDBOX_ENV_MAX);
+        return 0;
+}
+
+static int unknown_pack(const Settings *s, const char *name, Err *e)
+{
+        char known[512] = "";
+        size_t o = 0;
+        for (size_t i = 0; i < s->n_packs && o < sizeof(known); i++)
+                o += (size_t)snprintf(known + o, sizeof(known) - o, "%s%s", i ? ", " : "",
+                                      s->packs[i].name);
+        return err_setc(e, EINVAL, "unknown_language_pack",
+                        "unknown language pack '%s'; known packs: %s", name ? name : "",
+                        s->n_packs ? known : "(none)");
+}
+
+/* Resolves defaults and checks limits; fills the sizing fields of a template sandbox. */
+static int check_spec(const Manager *m, const SandboxSpec *spec, const Pack **ret_pack,
+                      Sandbox *sz, Err *e)
+{
+        const Settings *s = m->s;
+        if (!spec->language_pack || !spec->language_pack[0])
+                return err_set(e, EINVAL, "language_pack: required");
+        const Pack *p = settings_find_pack(s, spec->language_pack);
+        if (!p)
+                return unknown_pack(s, spec->language_pack, e);
+        unsigned max_vcpus = s->max_vcpus ? s->max_vcpus : MANAGER_DEFAULT_VCPU_MAX;
+        sz->vcpus = spec->vcpus ? spec->vcpus : p->vcpus ? p->vcpus : 1;
+        if (sz->vcpus > max_vcpus)
+                return err_set(e, EINVAL, "vcpus: %u is over the maximum of %u", sz->vcpus,
+                               max_vcpus);
+        sz->memory_mib = spec->memory_mib ? spec->memory_mib
+                         : p->memory_mib  ? p->memory_mib
+                                          : MANAGER_DEFAULT_MEMORY_MIB;
+        if (s->max_memory_mib && sz->memory_mib > s->max_memory_mib)
+                return err_set(e, EINVAL, "memory_mib: %u is over the maximum of %u",
+                               sz->memory_mib, s->max_memory_mib);
+        /* ttl_s given as 0 asks for no expiry, which a maximum forbids */
+        sz->ttl_s = spec->ttl_set ? spec->ttl_s : s->default_ttl_s;
+        if (s->max_ttl_s && (sz->ttl_s == 0 || sz->ttl_s > s->max_ttl_s))
+                return err_set(e, EINVAL, "ttl_s: must be between 1 and %u", s->max_ttl_s);
+        *ret_pack = p;
+        return check_env(spec->env, e);
+}
+
+/* Reserves a slot (capacity counts sandboxes still booting) and inserts a new sandbox
+ * holding two references: the map's and the creator's. */
+static int reserve(Manager *m, const Pack *p, const SandboxSpec *spec, Sandbox **ret, Err *e)
+{
+        const char *rootfs = m->pack_rootfs[p - m->s->packs];
+        pthread_mutex_lock(&m->lock);
+        int r = 0;
+        Sandbox *sb = NULL;
+        char id[SANDBOX_ID_MAX];
+        if (m->s->max_sandboxes && m->n >= m->s->max_sandboxes)
+                r = err_setc(e, EAGAIN, "capacity_reached",
+                             "capacity reached: %u sandboxes exist (max_sandboxes)",
+                             m->s->max_sandboxes);
+        while (r >= 0 && (r = sandbox_id_new(id)) >= 0 && map_find(m, id) >= 0)
+                ;
+        if (r >= 0 && (r = sandbox_new(id, m->sandboxes_dir, p, rootfs, spec->env, &sb)) >= 0 &&
+            (r = map_add(m, sb)) >= 0)
+                sb->refs = 2;
+        pthread_mutex_unlock(&m->lock);
+        if (r < 0 && sb)
+                sandbox_free(sb);
+        if (r < 0 && r != -EAGAIN)
+                return err_set(e, -r, "cannot create a sandbox: %s", strerror(-r));
+        if (r >= 0)
+                *ret = sb;
+        return r;
+}
+
+static int64_t realtime_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* After the boot: ready, or out of the map and counted as failed. */
+static int finish_create(Manager *m, Sandbox *sb, int r, Err *e)
+{
+        pthread_mutex_lock(&m->lock);
+        if (r >= 0 && sandbox_set_state(sb, SANDBOX_READY) < 0)
+                r = err_set(e, EHOSTDOWN, "the sandbox was deleted while it was booting");
+        if (r < 0) {
+                if (map_remove(m, sb))
+                        sb->refs--; /* the map's reference; the creator's is dropped below */
+                (void)sandbox_set_state(sb, SANDBOX_FAILED);
+                m->st.create_failed_total++;
+        } else {
+                m->st.created_total++;
+        }
+        pthread_mutex_unlock(&m->lock);
+        return r;
+}
+
+int manager_create(Manager *m, const SandboxSpec *spec, SandboxInfo *ret, Err *e)
+{
+        const Pack *p = NULL;
+        Sandbox sz = {0};
+        int r = check_spec(m, spec, &p, &sz, e);
+        Sandbox *sb = NULL;
+        if (r >= 0)
+                r = reserve(m, p, spec, &sb, e);
+        if (r < 0)
+                return r;
+        sb->vcpus = sz.vcpus;
+        sb->memory_mib = sz.memory_mib;
+        sb->ttl_s = sz.ttl_s;
+        sb->agent_port = m->boot.agent_port;
+        r = sandbox_boot(sb, &m->boot, e);
+        if (r >= 0 && sb->ttl_s)
+                sb->expires_at_ms = realtime_ms() + (int64_t)sb->ttl_s * 1000;
+        r = finish_create(m, sb, r, e);
+        if (r < 0) {
+                log_warn("sandbox=%s boot failed: %s", sb->id, e ? e->msg : "");
+                unref(m, sb); /* tears down: no process, socket or directory left */
+                if (e) {
+                        e->errnum = EHOSTDOWN;
+                        e->code = "vm_boot_failed";
+                }
+                return -EHOSTDOWN;
+        }
+        sandbox_info(sb, ret);
+        log_info("sandbox=%s created pack=%s vmm=%s boot_ms=%u ready_ms=%u", sb->id, p->name,
+                 sb->vmm, sb->boot_ms, sb->ready_ms);
+        unref(m, sb);
+        return 0;
+}
+
+/* ---- get, list, exec, delete ---- */
+
+int manager_get(Manager *m, const char *id, SandboxInfo *ret, Err *e)
+{
+        Sandbox *sb;
+        int r = map_ref(m, id, &sb, e);
+        if (r < 0)
+                return r;
+        sandbox_info(sb, ret);
+        unref(m, sb);
+        return 0;
+}
+
+int manager_list(Manager *m, SandboxInfo **ret, size_t *ret_n)
+{
+        pthread_mutex_lock(&m->lock);
+        SandboxInfo *v = calloc(m->n ? m->n : 1, sizeof(*v));
+        for (size_t i = 0; v && i < m->n; i++)
+                sandbox_info(m->map[i], &v[i]);
+        size_t n = m->n;
+        pthread_mutex_unlock(&m->lock);
+        if (!v)
+                return -ENOMEM;
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+static int exec_refused(Sandbox *sb, Err *e)
+{
+        SandboxState s = sandbox_get_state(sb);
+        if (s == SANDBOX_CREATING)
+                return err_set(e, EBUSY, "sandbox '%s' is still booting", sb->id);
+        if (s == SANDBOX_DELETING)
+                return err_set(e, ENOENT, "no sandbox '%s'", sb->id);
+        return s == SANDBOX_FAILED ? err_set(e, EHOSTDOWN, "sandbox '%s' has failed: its VM is "
+                                                           "not running", sb->id)
+                                   : 0;
+}
+
+int manager_exec(Manager *m, const char *id, const ExecRequest *req, ExecResult *ret, Err *e)
+{
+        Sandbox *sb;
+        int r = map_ref(m, id, &sb, e);
+        if (r < 0)
+                return r;
+        r = exec_refused(sb, e);
+        if (r >= 0)
+                r = sandbox_exec(sb, req, m->s->output_cap, ret, e);
+        pthread_mutex_lock(&m->lock);
+        m->st.execs_total++;
+        if (r < 0)
+                m->st.exec_failed_total++;
+        if (r == -ETIMEDOUT || (r >= 0 && ret->timed_out))
+                m->st.exec_timeouts_total++;
+        pthread_mutex_unlock(&m->lock);
+        if (r < 0 && r != -EINVAL)
+                log_warn("sandbox=%s exec failed: %s", sb->id, e ? e->msg : "");
+        unref(m, sb);
+        return r;
+}
+
+/* Out of the map at once (a second delete is 404), VM down now, memory when unused. */
+static void delete_taken(Manager *m, Sandbox *sb, const char *why)
+{
+        SandboxState prev = sandbox_delete(sb);
+        log_info("sandbox=%s %s (was %s)", sb->id, why, sandbox_state_name(prev));
+        unref(m, sb);
+}
+
+int manager_delete(Manager *m, const char *id, Err *e)
+{
+        pthread_mutex_lock(&m->lock);
+        ssize_t i = map_find(m, id);
+        Sandbox *sb = i >= 0 ? m->map[i] : NULL;
+        if (sb) {
+                map_remove(m, sb);
+                m->st.deleted_total++;
+        }
+        pthread_mutex_unlock(&m->lock);
+        if (!sb)
+                return err_set(e, ENOENT, "no sandbox '%s'", id ? id : "");
+        delete_taken(m, sb, "deleted");
+        return 0;
+}
+
+void manager_stats(Manager *m, ManagerStats *ret)
+{
+        pthread_mutex_lock(&m->lock);
+        *ret = m->st;
+        ret->sandboxes = (unsigned)m->n;
+        pthread_mutex_unlock(&m->lock);
+}
+
+const char *manager_vmm_name(Manager *m) { return vmm_kind_name(m->kind); }
+
+void exec_result_free(ExecResult *r)
+{
+        if (!r)
+                return;
+        buf_free(&r->out);
+        buf_free(&r->err);
+}
+
+/* ---- TTL reaper ---- */
+
+/* Takes expired sandboxes out of the map (lock held); returns how many, up to max. */
+static size_t take_expired(Manager *m, Sandbox **out, size_t max)
+{
+        int64_t now = realtime_ms();
+        size_t k = 0;
+        for (size_t i = 0; i < m->n && k < max;) {
+                Sandbox *sb = m->map[i];
+                SandboxState st = sandbox_get_state(sb);
+                if (sb->expires_at_ms && now >= sb->expires_at_ms && st != SANDBOX_CREATING) {
+                        out[k++] = sb;
+                        m->map[i] = m->map[--m->n];
+                        m->st.expired_total++;
+                } else {
+                        i++;
+                }
+        }
+        return k;
+}
+
+static void *reaper_main(void *arg)
+{
+        Manager *m = arg;
+        pthread_mutex_lock(&m->lock);
+        while (!m->stopping) {
+                Sandbox *batch[32];
+                size_t k = take_expired(m, batch, ELEMENTSOF(batch));
+                pthread_mutex_unlock(&m->lock);
+                for (size_t i = 0; i < k; i++)
+                        delete_taken(m, batch[i], "expired");
+                pthread_mutex_lock(&m->lock);
+                if (k == ELEMENTSOF(batch) || m->stopping)
+                        continue;
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                ts.tv_sec += MANAGER_REAPER_PERIOD_MS / 1000;
+                pthread_cond_timedwait(&m->wake, &m->lock, &ts);
+        }
+        pthread_mutex_unlock(&m->lock);
+        return NULL;
+}
+
+void manager_free(Manager *m)
+{
+        if (!m)
+                return;
+        if (m->reaper_running) {
+                pthread_mutex_lock(&m->lock);
+                m->stopping = true;
+                pthread_cond_signal(&m->wake);
+                pthread_mutex_unlock(&m->lock);
+                pthread_join(m->reaper, NULL);
+        }
+        /* callers stopped first: nothing else touches the map now */
+        while (m->n > 0) {
+                Sandbox *sb = m->map[--m->n];
+                delete_taken(m, sb, "deleted at shutdown");
+        }
+        free(m->map);
+        for (size_t i = 0; m->pack_rootfs && i < m->s->n_packs; i++)
+                free(m->pack_rootfs[i]);
+        free(m->pack_rootfs);
+        vmm_select_free(m->vmm_argv);
+        free(m->sandboxes_dir);
+        free(m->kernel);
+        free(m->initrd);
+        free(m->boot_args);
+        pthread_cond_destroy(&m->wake);
+        pthread_mutex_destroy(&m->lock);
+        free(m);
+}

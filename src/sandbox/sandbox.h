@@ -1,0 +1,81 @@
+/* sandbox.h — one sandbox: its identity, its state machine (a table), its microVM, its
+ * boot (VMM up, configured, started, agent answering) and its execs.
+ * Internal to src/sandbox: the API layer sees only manager.h. The manager owns the map and
+ * the reference counts; a Sandbox guards its own state and VM pointer. */
+#pragma once
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../proto/proto.h"
+#include "../vmm/fc-vm.h"
+#include "manager.h"
+
+typedef enum SandboxState {
+        SANDBOX_CREATING,
+        SANDBOX_READY,
+        SANDBOX_FAILED,
+        SANDBOX_DELETING,
+        _SANDBOX_STATE_MAX,
+} SandboxState;
+
+#define SANDBOX_EXEC_DIAL_MS 3000   /* a running guest answers CONNECT at once */
+#define SANDBOX_PING_MS 1000        /* one readiness ping */
+#define SANDBOX_VM_DEATH_MS 100     /* a cut connection: wait this long for the VMM's exit */
+
+/* Resolved once by the manager, the same for every boot. */
+typedef struct SandboxBoot {
+        const char *const *vmm_argv;
+        const char *vmm_name;
+        const char *kernel, *initrd; /* absolute; initrd may be NULL */
+        const char *boot_args;       /* ember's own + Settings.boot_args */
+        unsigned agent_port;
+        unsigned boot_timeout_ms;
+} SandboxBoot;
+
+typedef struct Sandbox {
+        char id[SANDBOX_ID_MAX];
+        const Pack *pack;
+        char *dir;     /* <state_dir>/sandboxes/<id> */
+        char *rootfs;  /* absolute, or NULL */
+        char **env;    /* NULL-terminated copies of SandboxSpec.env */
+        unsigned vcpus, memory_mib, ttl_s, agent_port;
+        int64_t created_at_ms, expires_at_ms; /* unix epoch ms; 0 = never */
+        unsigned boot_ms, ready_ms;
+        char vmm[16];
+        atomic_uint execs;
+        unsigned refs; /* the manager's lock guards it */
+        pthread_mutex_t lock; /* guards state and vm */
+        SandboxState state;
+        FcVm *vm;
+} Sandbox;
+
+int sandbox_id_new(char ret[SANDBOX_ID_MAX]); /* "sb-" + 16 random hex digits */
+/* dir = <sandboxes_dir>/<id>, created by sandbox_boot(). rootfs: absolute or NULL. */
+int sandbox_new(const char *id, const char *sandboxes_dir, const Pack *pack, const char *rootfs,
+                const char *const *env, Sandbox **ret);
+void sandbox_free(Sandbox *sb); /* tears the VM down (if any) and removes the directory */
+
+const char *sandbox_state_name(SandboxState s);
+bool sandbox_transition_allowed(SandboxState from, SandboxState to);
+/* Moves to `to` when the table allows it: 0, or -EBUSY with the state unchanged. */
+int sandbox_set_state(Sandbox *sb, SandboxState to);
+SandboxState sandbox_get_state(Sandbox *sb);
+void sandbox_info(Sandbox *sb, SandboxInfo *ret);
+
+/* Launch, configure, InstanceStart, then dial + ping until boot_timeout_ms. On failure the
+ * VM may still need sandbox_free(); the Err says why (fault_message, exit status, console). */
+int sandbox_boot(Sandbox *sb, const SandboxBoot *b, Err *e);
+/* Marks the sandbox deleting; a boot in progress is aborted (its VMM killed), a running VM
+ * is torn down at once. In-flight execs then fail fast. Returns the previous state. */
+SandboxState sandbox_delete(Sandbox *sb);
+
+/* sandbox-exec.c */
+/* Builds the agent request: argv or pack interpreter + code, env = sandbox env then request
+ * env (request wins per key), timeout, caps. -EINVAL naming the field. *ret_env is the
+ * merged env array to free() after use. */
+int sandbox_exec_build(const Sandbox *sb, const ExecRequest *req, uint32_t output_cap,
+                       ProtoExec *ret, const char ***ret_env, Err *e);
+int sandbox_exec(Sandbox *sb, const ExecRequest *req, uint32_t output_cap, ExecResult *ret,
+                 Err *e);

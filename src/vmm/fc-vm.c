@@ -1,0 +1,270 @@
+/* fc-vm.c — the FcVm object (see fc-vm.h): launch, the configuration sequence as a table,
+ * InstanceStart, and a teardown that leaves no process, socket or file behind.
+ * A VMM that dies during any step is reported with its exit status and console tail.
+ * Must not know about sandboxes, packs or the agent. */
+#include "fc-vm.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../shared/util.h"
+#include "fc-api.h"
+#include "fc-body.h"
+#include "fc-launch.h"
+
+struct FcVm {
+        pthread_mutex_t lock; /* guards proc.reaped/status and stopped */
+        char *dir, *api_sock, *vsock, *console, *log;
+        FcProc proc;
+        FcApi *api;
+        int api_timeout_ms;
+        bool started, stopped;
+};
+
+static char *path_join(const char *dir, const char *name)
+{
+        char *p = NULL;
+        return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
+}
+
+static int vm_alloc(const FcVmConfig *c, FcVm **ret)
+{
+        FcVm *vm = calloc(1, sizeof(*vm));
+        if (!vm)
+                return -ENOMEM;
+        pthread_mutex_init(&vm->lock, NULL);
+        vm->proc = FC_PROC_INIT;
+        vm->stopped = true; /* nothing to stop until spawned */
+        vm->api_timeout_ms = c->api_timeout_ms > 0 ? c->api_timeout_ms : FC_VM_API_TIMEOUT_MS;
+        vm->dir = strdup(c->dir);
+        vm->api_sock = path_join(c->dir, "api.sock");
+        vm->vsock = path_join(c->dir, "vsock.sock");
+        vm->console = path_join(c->dir, "console.log");
+        vm->log = path_join(c->dir, "vmm.log");
+        *ret = vm;
+        if (!vm->dir || !vm->api_sock || !vm->vsock || !vm->console || !vm->log)
+                return -ENOMEM;
+        return 0;
+}
+
+/* Firecracker never unlinks its sockets, and refuses to bind an existing path (FACTS §1.1). */
+static void unlink_sockets(const FcVm *vm)
+{
+        static const char guest_prefix[] = "vsock.sock_"; /* guest-initiated: <uds_path>_<port> */
+        (void)unlink(vm->api_sock);
+        (void)unlink(vm->vsock);
+        DIR *d = opendir(vm->dir);
+        if (!d)
+                return;
+        for (struct dirent *de; (de = readdir(d));)
+                if (!strncmp(de->d_name, guest_prefix, sizeof(guest_prefix) - 1))
+                        (void)unlinkat(dirfd(d), de->d_name, 0);
+        closedir(d);
+}
+
+static int build_argv(const FcVmConfig *c, const FcVm *vm, const char ***ret)
+{
+        size_t n = 0;
+        while (c->argv[n])
+                n++;
+        const char **argv = calloc(n + 5, sizeof(char *));
+        if (!argv)
+                return -ENOMEM;
+        memcpy(argv, c->argv, n * sizeof(char *));
+        argv[n++] = "--api-sock";
+        argv[n++] = vm->api_sock;
+        argv[n++] = "--id";
+        argv[n++] = c->id;
+        *ret = argv;
+        return 0;
+}
+
+int fc_vm_launch(const FcVmConfig *c, FcVm **ret, Err *e)
+{
+        FcVm *vm = NULL;
+        int r = vm_alloc(c, &vm);
+        _cleanup_free_ const char **argv = NULL;
+        if (r >= 0)
+                r = build_argv(c, vm, &argv);
+        if (r >= 0)
+                r = fc_api_new(vm->api_sock, &vm->api);
+        if (r < 0) {
+                fc_vm_free(vm);
+                return err_set(e, -r, "out of memory");
+        }
+        unlink_sockets(vm);
+        r = fc_launch_spawn(argv, vm->dir, vm->console, &vm->proc);
+        if (r < 0) {
+                fc_vm_free(vm);
+                return err_set(e, -r, "cannot start the VMM %s: %s", c->argv[0], strerror(-r));
+        }
+        vm->stopped = false;
+        int timeout = c->launch_timeout_ms > 0 ? c->launch_timeout_ms : FC_VM_LAUNCH_TIMEOUT_MS;
+        r = fc_launch_wait_socket(&vm->proc, vm->api_sock, vm->console, now_ms() + timeout, e);
+        if (r < 0) {
+                fc_vm_free(vm);
+                return r;
+        }
+        *ret = vm;
+        return 0;
+}
+
+/* ---- configuration ---- */
+
+typedef json_t *(*BodyFn)(const FcVm *vm, const FcVmConfig *c);
+
+static json_t *body_logger(const FcVm *vm, const FcVmConfig *c)
+{
+        return fc_body_logger(vm->log, "Info");
+}
+static json_t *body_machine(const FcVm *vm, const FcVmConfig *c)
+{
+        return fc_body_machine_config(c->vcpus, c->mem_mib);
+}
+static json_t *body_boot(const FcVm *vm, const FcVmConfig *c)
+{
+        return fc_body_boot_source(c->kernel, c->initrd, c->boot_args);
+}
+static json_t *body_drive(const FcVm *vm, const FcVmConfig *c)
+{
+        return fc_body_drive("rootfs", c->rootfs);
+}
+static json_t *body_vsock(const FcVm *vm, const FcVmConfig *c)
+{
+        return fc_body_vsock(FC_GUEST_CID, vm->vsock);
+}
+static json_t *body_entropy(const FcVm *vm, const FcVmConfig *c) { return fc_body_entropy(); }
+
+static bool has_rootfs(const FcVmConfig *c) { return c->rootfs != NULL; }
+
+/* FACTS §1.5: the order Firecracker's own docs use; all pre-boot calls. */
+static const struct {
+        const char *path;
+        BodyFn body;
+        bool (*wanted)(const FcVmConfig *c); /* NULL = always */
+} config_steps[] = {
+        {"/logger", body_logger, NULL},
+        {"/machine-config", body_machine, NULL},
+        {"/boot-source", body_boot, NULL},
+        {"/drives/rootfs", body_drive, has_rootfs},
+        {"/vsock", body_vsock, NULL},
+        {"/entropy", body_entropy, NULL},
+};
+
+/* An API call failed: if the VMM died meanwhile, that is the real story. */
+static int call_failed(FcVm *vm, int r, Err *e)
+{
+        bool transport = r == -ECONNRESET || r == -ECONNREFUSED || r == -ETIMEDOUT;
+        if (fc_launch_wait_exit(&vm->proc, transport ? now_ms() + 200 : 0) > 0)
+                return fc_vm_exit_error(vm, "during boot", e);
+        return r;
+}
+
+static int put(FcVm *vm, const char *path, json_t *body, Err *e)
+{
+        if (!body)
+                return err_set(e, ENOMEM, "PUT %s: out of memory", path);
+        int r = fc_api_put(vm->api, path, body, vm->api_timeout_ms, e);
+        json_decref(body);
+        return r < 0 ? call_failed(vm, r, e) : 0;
+}
+
+int fc_vm_configure(FcVm *vm, const FcVmConfig *c, Err *e)
+{
+        for (size_t i = 0; i < ELEMENTSOF(config_steps); i++) {
+                if (config_steps[i].wanted && !config_steps[i].wanted(c))
+                        continue;
+                int r = put(vm, config_steps[i].path, config_steps[i].body(vm, c), e);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int fc_vm_start(FcVm *vm, Err *e)
+{
+        int r = put(vm, "/actions", fc_body_action("InstanceStart"), e);
+        if (r >= 0)
+                vm->started = true;
+        return r;
+}
+
+/* ---- state ---- */
+
+const char *fc_vm_vsock_path(const FcVm *vm) { return vm->vsock; }
+int fc_vm_pidfd(const FcVm *vm) { return vm->proc.pidfd; }
+bool fc_vm_exited(const FcVm *vm) { return fc_launch_exited(&vm->proc); }
+bool fc_vm_wait_exit(const FcVm *vm, int timeout_ms)
+{
+        return fc_launch_wait_exit(&vm->proc, now_ms() + MAX(timeout_ms, 0)) > 0;
+}
+
+int fc_vm_exit_error(FcVm *vm, const char *when, Err *e)
+{
+        pthread_mutex_lock(&vm->lock);
+        int r = fc_launch_exit_error(&vm->proc, vm->console, when, e);
+        pthread_mutex_unlock(&vm->lock);
+        return r;
+}
+
+void fc_vm_console_tail(const FcVm *vm, char *out, size_t out_size)
+{
+        fc_launch_console_tail(vm->console, out, out_size);
+}
+
+/* ---- teardown ---- */
+
+void fc_vm_kill(FcVm *vm)
+{
+        if (vm)
+                fc_launch_kill(&vm->proc);
+}
+
+void fc_vm_stop(FcVm *vm)
+{
+        if (!vm)
+                return;
+        pthread_mutex_lock(&vm->lock);
+        bool stopped = vm->stopped;
+        vm->stopped = true;
+        pthread_mutex_unlock(&vm->lock);
+        if (!stopped) {
+                /* a guest booted with reboot=k resets on Ctrl+Alt+Del and Firecracker exits 0;
+                 * poweroff would leave the process alive (FACTS §3), so SIGKILL after a grace */
+                if (vm->started && !fc_vm_exited(vm)) {
+                        json_t *b = fc_body_action("SendCtrlAltDel");
+                        if (b)
+                                (void)fc_api_put(vm->api, "/actions", b, FC_VM_STOP_GRACE_MS, NULL);
+                        json_decref(b);
+                        (void)fc_launch_wait_exit(&vm->proc, now_ms() + FC_VM_STOP_GRACE_MS);
+                }
+                fc_launch_kill(&vm->proc);
+                pthread_mutex_lock(&vm->lock);
+                (void)fc_launch_reap(&vm->proc);
+                pthread_mutex_unlock(&vm->lock);
+        }
+        if (vm->dir) {
+                unlink_sockets(vm);
+                (void)rm_rf(vm->dir);
+        }
+}
+
+void fc_vm_free(FcVm *vm)
+{
+        if (!vm)
+                return;
+        fc_vm_stop(vm);
+        fc_api_free(vm->api);
+        fc_launch_close(&vm->proc);
+        free(vm->dir);
+        free(vm->api_sock);
+        free(vm->vsock);
+        free(vm->console);
+        free(vm->log);
+        pthread_mutex_destroy(&vm->lock);
+        free(vm);
+}

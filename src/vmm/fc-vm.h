@@ -1,0 +1,53 @@
+/* fc-vm.h — one microVM driven through the Firecracker API: launch the VMM in a given
+ * directory, configure it (FACTS §1.5 order), start it, tear it down completely.
+ * The ONLY VMM driver of emberd: it never knows whether Firecracker or ember-vmm answers.
+ * Files in the VM directory: api.sock, vsock.sock (+ vsock.sock_<port>), console.log, vmm.log. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../shared/err.h"
+
+typedef struct FcVmConfig {
+        const char *dir;         /* exists, private to this VM; removed by fc_vm_stop() */
+        const char *id;          /* --id, [A-Za-z0-9-]{1,64} */
+        const char *const *argv; /* the VMM and its extra args; --api-sock and --id are appended */
+        unsigned vcpus, mem_mib;
+        const char *kernel;      /* absolute paths: the VMM runs in dir */
+        const char *initrd;      /* NULL = none */
+        const char *boot_args;
+        const char *rootfs;      /* NULL = no drive; else read-only drive "rootfs" (/dev/vda) */
+        int api_timeout_ms;      /* per API call; 0 = FC_VM_API_TIMEOUT_MS */
+        int launch_timeout_ms;   /* spawn -> API socket accepts; 0 = FC_VM_LAUNCH_TIMEOUT_MS */
+} FcVmConfig;
+
+#define FC_VM_API_TIMEOUT_MS 10000
+#define FC_VM_LAUNCH_TIMEOUT_MS 5000
+#define FC_VM_STOP_GRACE_MS 300 /* SendCtrlAltDel -> SIGKILL */
+
+typedef struct FcVm FcVm;
+
+/* Spawns the VMM and waits for its API socket. On failure nothing is left running. */
+int fc_vm_launch(const FcVmConfig *c, FcVm **ret, Err *e);
+/* logger -> machine-config -> boot-source -> drives -> vsock -> entropy. */
+int fc_vm_configure(FcVm *vm, const FcVmConfig *c, Err *e);
+/* PUT /actions InstanceStart: the guest then boots asynchronously. */
+int fc_vm_start(FcVm *vm, Err *e);
+
+const char *fc_vm_vsock_path(const FcVm *vm);
+/* Readable (POLLIN) once the VMM has exited; valid until fc_vm_free(). */
+int fc_vm_pidfd(const FcVm *vm);
+bool fc_vm_exited(const FcVm *vm);
+bool fc_vm_wait_exit(const FcVm *vm, int timeout_ms); /* true once the VMM has exited */
+/* -EHOSTDOWN: how the VMM ended and the last console lines, "<when>" in the message. */
+int fc_vm_exit_error(FcVm *vm, const char *when, Err *e);
+
+/* The last console lines (printable ASCII and '\n'), for a boot that timed out. */
+void fc_vm_console_tail(const FcVm *vm, char *out, size_t out_size);
+
+/* SIGKILL at once, from any thread (aborts a boot another thread is running). */
+void fc_vm_kill(FcVm *vm);
+/* SendCtrlAltDel (if started), wait FC_VM_STOP_GRACE_MS, SIGKILL, reap, remove the sockets
+ * and the directory. Idempotent; other threads may still hold the pidfd and paths. */
+void fc_vm_stop(FcVm *vm);
+void fc_vm_free(FcVm *vm); /* fc_vm_stop() + free; NULL-safe */
