@@ -637,6 +637,11 @@ static int finish_listen(Config *c, Err *e)
                 int r = listen_parse(c->listen[i], &a, e);
                 if (r < 0)
                         return err_prefix(e, "listen");
+                if (!listen_is_local(&a) && !c->token_file)
+                        return err_set(e, EINVAL,
+                                       "listening on %s (not loopback) needs a bearer token "
+                                       "(--token-file FILE)",
+                                       c->listen[i]);
         }
         return 0;
 }

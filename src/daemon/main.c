@@ -69,7 +69,7 @@ static int serve(Config *c, Manager *m, const char *token, sigset_t *sigs)
                          manager_vmm_name(m), c->settings.n_packs, c->settings.state_dir);
                 int sig = 0;
                 sigwait(sigs, &sig);
-                log_info("%s: shutting down", strsignal(sig));
+                log_info("SIG%s: shutting down", sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
                 api_quiesce(api);
                 delete_all(m);
         }

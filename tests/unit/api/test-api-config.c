@@ -205,6 +205,11 @@ static void test_flags(void)
         CHECK(parse(&c, &e, "--listen", "nonsense", NULL) < 0);
         CHECK_MSG(e, "bad listen address");
         config_free(&c);
+        CHECK(parse(&c, &e, "--listen", "0.0.0.0:8080", NULL) < 0);
+        CHECK_MSG(e, "needs a bearer token");
+        config_free(&c);
+        CHECK_EQ_INT(parse(&c, &e, "--listen", "0.0.0.0:8080", "--token-file", "/t", NULL), 0);
+        config_free(&c);
         CHECK(parse(&c, &e, "--help=yes", NULL) < 0);
         config_free(&c);
         CHECK(parse(&c, &e, "positional", NULL) < 0);
