@@ -1,0 +1,32 @@
+/* cli.h — ember-vmm's command line: the subset of Firecracker's (FACTS §1.6) emberd uses,
+ * plus --engine and --init. One table row per option; "--opt value" and "--opt=value" both
+ * work (the jailer passes "--id=<id>"). Parsing only: no files, no logging. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../shared/err.h"
+
+#define CLI_EXIT_ARGS 153      /* FcExitCode::ArgParsing */
+#define CLI_EXIT_BAD_CONFIG 152 /* FcExitCode::BadConfiguration (bad --level) */
+
+typedef struct CliOptions {
+        const char *api_sock;
+        const char *id;
+        const char *log_path;
+        const char *level;
+        const char *engine;
+        const char *init;
+        bool boot_timer; /* accepted, ignored */
+        bool version;
+        bool help;
+} CliOptions;
+
+/* Fills o (pointers into argv); -EINVAL with Firecracker's argument-parser texts. */
+int cli_parse(int argc, char *const *argv, CliOptions *o, Err *e);
+/* validate_instance_id(): 1..64 chars, alphanumeric or '-'. */
+bool cli_valid_id(const char *id);
+/* The emberd-init to use when --init is absent: $EMBER_INIT, else emberd-init beside
+ * /proc/self/exe, else ../guest/init/emberd-init relative to it (the build tree). */
+int cli_default_init(char *out, size_t size);
+void cli_usage(const char *argv0);

@@ -1,0 +1,41 @@
+/* router.h — Firecracker's request dispatch (api_server/parsed_request.rs) as a table: which
+ * method + path reaches which handler, the path-id and body checks, the pre/post-boot rule,
+ * and the exact fault texts of everything that matches no row. Pure request -> reply: no
+ * sockets, no HTTP framing (api.c), no VM logic (handlers.c, model.c). */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../shared/err.h"
+
+typedef struct Vmm Vmm;
+typedef struct Model Model;
+
+typedef struct Reply {
+        int status;       /* 0 = not set yet (a handler that sets nothing means 204) */
+        char *body;       /* NULL = no body; malloc'd */
+        bool deprecation; /* "Deprecation: true" header */
+        bool close;       /* close the connection after this reply */
+} Reply;
+
+enum {
+        ROUTE_PRE_BOOT = 1u << 0,  /* only before InstanceStart */
+        ROUTE_POST_BOOT = 1u << 1, /* only after InstanceStart */
+        ROUTE_PATH_ID = 1u << 2,   /* /path/{id}: the id is checked before the body */
+};
+
+void router_handle(Vmm *vm, const char *method, const char *url, const char *body, size_t len,
+                   bool has_body, Reply *ret);
+
+/* The pre/post-boot rule of rpc_interface.rs; post_boot_fault overrides the default text. */
+int router_check_phase(const Model *m, unsigned flags, const char *post_boot_fault, Err *e);
+
+void reply_free(Reply *r);
+/* Steals v; 500 with no body if v is NULL (allocation failure). */
+void reply_json(Reply *r, int status, json_t *v);
+/* 400 {"fault_message": msg} */
+void reply_fault(Reply *r, const char *msg);
+/* micro-http's own 400: {"error": "<msg>\nAll previous unanswered requests will be dropped."},
+ * raw newline included, and the connection is closed. */
+void reply_http_error(Reply *r, const char *msg);
