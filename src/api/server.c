@@ -214,11 +214,12 @@ static int listener_start(Listener *l, int fd, Err *e)
         Api *api = l->api;
         unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                          MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+        /* the logger goes first, or MHD prints what comes before it on its own */
         l->daemon = MHD_start_daemon(
-                flags, 0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, fd,
-                MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_CONNECTION_LIMIT,
-                api->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, api->idle_timeout_s,
-                MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+                flags, 0, NULL, NULL, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+                NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+                MHD_OPTION_CONNECTION_LIMIT, api->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+                api->idle_timeout_s, MHD_OPTION_END);
         if (!l->daemon)
                 return err_set(e, EIO, "cannot start the HTTP server on %s", l->addr);
         return 0;
