@@ -151,32 +151,58 @@ void fc_launch_describe(const FcProc *p, char *out, size_t out_size)
                 snprintf(out, out_size, "is running");
 }
 
+/* Console text made fit for a one-line message: lines joined by " | ", empty lines
+ * dropped, anything but printable ASCII shown as '?'. */
+static size_t console_flatten(const char *in, size_t n, char *out, size_t out_size)
+{
+        size_t o = 0;
+        bool sep = false;
+        for (size_t i = 0; i < n && o + 4 < out_size; i++) {
+                unsigned char c = (unsigned char)in[i];
+                if (c == '\n' || c == '\r') {
+                        sep = o > 0;
+                        continue;
+                }
+                if (sep) {
+                        memcpy(out + o, " | ", 3);
+                        o += 3;
+                        sep = false;
+                }
+                out[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+        }
+        out[o] = 0;
+        return o;
+}
+
 void fc_launch_console_tail(const char *console_path, char *out, size_t out_size)
 {
+        if (out_size == 0)
+                return;
         out[0] = 0;
         _cleanup_close_ int fd = open(console_path, O_RDONLY | O_CLOEXEC);
         struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0 || out_size < 2)
+        if (fd < 0 || fstat(fd, &st) < 0)
                 return;
-        size_t want = MIN((size_t)st.st_size, out_size - 1);
+        char raw[FC_CONSOLE_TAIL_MAX], flat[3 * FC_CONSOLE_TAIL_MAX];
+        size_t want = MIN((size_t)st.st_size, sizeof(raw));
         off_t at = st.st_size - (off_t)want;
-        ssize_t n = pread(fd, out, want, at);
+        ssize_t n = pread(fd, raw, want, at);
         if (n <= 0)
                 return;
-        size_t start = 0;
+        const char *p = raw;
         if (at > 0) { /* begin at a line start: a cut line is noise */
-                char *nl = memchr(out, '\n', (size_t)n);
-                if (nl && nl + 1 < out + n)
-                        start = (size_t)(nl + 1 - out);
+                const char *nl = memchr(raw, '\n', (size_t)n);
+                p = nl ? nl + 1 : raw;
         }
-        size_t o = 0;
-        for (size_t i = start; i < (size_t)n; i++) {
-                unsigned char c = (unsigned char)out[i];
-                out[o++] = (c == '\n' || (c >= 0x20 && c < 0x7f)) ? (char)c : (c == '\r' ? ' ' : '?');
+        size_t len = console_flatten(p, (size_t)(raw + n - p), flat, sizeof(flat));
+        const char *tail = flat;
+        if (len + 1 > out_size) { /* keep the newest lines */
+                tail = flat + len - (out_size - 1);
+                const char *bar = strstr(tail, " | ");
+                if (bar)
+                        tail = bar + 3;
         }
-        while (o > 0 && (out[o - 1] == '\n' || out[o - 1] == ' '))
-                o--;
-        out[o] = 0;
+        snprintf(out, out_size, "%s", tail);
 }
 
 int fc_launch_exit_error(const FcProc *p, const char *console_path, const char *when, Err *e)

@@ -39,5 +39,6 @@ int fc_launch_wait_socket(const FcProc *p, const char *sock_path, const char *co
                           int64_t deadline_ms, Err *e);
 /* -EHOSTDOWN "the VMM exited with status 1 <when>; console: <last lines>". */
 int fc_launch_exit_error(const FcProc *p, const char *console_path, const char *when, Err *e);
-/* The last lines of the console, at most out_size-1 bytes, printable ASCII and '\n'. */
+/* The last lines of the console as one line (" | " between lines, printable ASCII only),
+ * at most out_size-1 bytes. */
 void fc_launch_console_tail(const char *console_path, char *out, size_t out_size);

@@ -42,7 +42,7 @@ bool fc_vm_wait_exit(const FcVm *vm, int timeout_ms); /* true once the VMM has e
 /* -EHOSTDOWN: how the VMM ended and the last console lines, "<when>" in the message. */
 int fc_vm_exit_error(FcVm *vm, const char *when, Err *e);
 
-/* The last console lines (printable ASCII and '\n'), for a boot that timed out. */
+/* The last console lines on one line (see fc_launch_console_tail), for a boot that timed out. */
 void fc_vm_console_tail(const FcVm *vm, char *out, size_t out_size);
 
 /* SIGKILL at once, from any thread (aborts a boot another thread is running). */
