@@ -28,8 +28,9 @@
 #include "shared/util.h"
 
 #define RBUF_SIZE (PROTO_HDR_SIZE + PROTO_MAX_DATA)
-/* room for one more output frame and the EXIT frame beyond the high-water mark */
-#define OUTQ_MAX (AGENT_OUT_QUEUE + 2 * PROTO_HDR_SIZE + PROTO_MAX_DATA + PROTO_EXIT_SIZE)
+/* room beyond the high-water mark for one frame per stream (both may be read in one poll
+ * round) and the EXIT frame */
+#define OUTQ_MAX (AGENT_OUT_QUEUE + 2 * (PROTO_HDR_SIZE + PROTO_MAX_DATA) + PROTO_HDR_SIZE + PROTO_EXIT_SIZE)
 
 typedef struct Stream {
         int fd; /* our read end; -1 at EOF */
@@ -320,6 +321,8 @@ static int push_frame(Queue *q, unsigned type, const void *p, size_t n)
 static int read_output(Exec *x, Stream *s)
 {
         uint8_t buf[PROTO_MAX_DATA];
+        if (queue_room(&x->outq) < PROTO_HDR_SIZE + sizeof(buf) + PROTO_HDR_SIZE + PROTO_EXIT_SIZE)
+                return 0; /* polled again once the host has read some */
         ssize_t n = read(s->fd, buf, sizeof(buf));
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return 0;
@@ -439,6 +442,10 @@ static int exec_report(Exec *x)
         };
         uint8_t rec[PROTO_EXIT_SIZE];
         proto_exit_pack(&ex, rec);
+        if (x->dir[0]) { /* gone before the host hears of the exit */
+                (void)rm_rf(x->dir);
+                x->dir[0] = 0;
+        }
         int r = push_frame(&x->outq, PROTO_EXIT, rec, sizeof(rec));
         if (r < 0)
                 return r;
