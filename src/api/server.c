@@ -29,7 +29,7 @@ typedef struct ReqCtx {
         int64_t start_us;
         Buf body;
         bool too_large;
-        size_t discarded;
+        size_t received;
         unsigned status;
         char method[16];
         char path[160]; /* for the log line only: printable ASCII, truncated */
@@ -103,7 +103,26 @@ static bool authorized(Listener *l, struct MHD_Connection *c)
         return token_equal(h, l->api->token);
 }
 
-/* First call for a request: headers are in. Refuses early what can be refused early. */
+/* A body over the limit is still read (and dropped) up to this much in all, so that a
+ * client that sends before it reads gets its 413 instead of a reset connection. */
+static size_t drain_limit(const Listener *l) { return 2 * l->api->max_body_bytes; }
+
+static bool expects_continue(struct MHD_Connection *c)
+{
+        const char *x = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+        return x && strcasecmp(x, "100-continue") == 0;
+}
+
+static enum MHD_Result send_too_large(struct MHD_Connection *c, ReqCtx *rc, size_t max)
+{
+        char msg[128];
+        snprintf(msg, sizeof(msg), "request body is larger than %zu bytes", max);
+        return send_error(c, rc, 413, "body_too_large", msg);
+}
+
+/* First call for a request: headers are in. Refuses early what can be refused early:
+ * a bad token, and a Content-Length over the limit when the client waits for
+ * "100 Continue" or announces more than we would drain (MHD then closes the connection). */
 static enum MHD_Result request_begin(Listener *l, struct MHD_Connection *c, const char *url,
                                      const char *method, void **con_cls)
 {
@@ -120,41 +139,38 @@ static enum MHD_Result request_begin(Listener *l, struct MHD_Connection *c, cons
                                   "missing or wrong bearer token (Authorization: Bearer <token>)");
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > l->api->max_body_bytes) {
-                char msg[128];
-                snprintf(msg, sizeof(msg), "request body is larger than %zu bytes",
-                         l->api->max_body_bytes);
-                return send_error(c, rc, 413, "body_too_large", msg);
+        unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
+        if (n > l->api->max_body_bytes) {
+                if (expects_continue(c) || n > drain_limit(l))
+                        return send_too_large(c, rc, l->api->max_body_bytes);
+                rc->too_large = true;
         }
         return MHD_YES;
 }
 
-/* A chunk of body. Past the limit the rest is read and dropped, so that the client can
- * still be told 413, but only up to as much again: then the connection is cut. */
+/* A chunk of body. Past the limit the rest is dropped, and past the drain limit the
+ * connection is cut (chunked bodies have no Content-Length to refuse early). */
 static enum MHD_Result request_body(Listener *l, ReqCtx *rc, const char *data, size_t n)
 {
-        if (!rc->too_large) {
-                if (buf_append(&rc->body, data, n) < 0)
-                        return MHD_NO;
-                if (rc->body.dropped == 0)
-                        return MHD_YES;
+        rc->received += n;
+        if (rc->received > drain_limit(l))
+                return MHD_NO;
+        if (rc->too_large)
+                return MHD_YES;
+        if (buf_append(&rc->body, data, n) < 0)
+                return MHD_NO;
+        if (rc->body.dropped) {
                 rc->too_large = true;
                 buf_free(&rc->body);
-                n = 0;
         }
-        rc->discarded += n;
-        return rc->discarded > l->api->max_body_bytes ? MHD_NO : MHD_YES;
+        return MHD_YES;
 }
 
 static enum MHD_Result request_end(Listener *l, struct MHD_Connection *c, ReqCtx *rc,
                                    const char *url, const char *method)
 {
-        if (rc->too_large) {
-                char msg[128];
-                snprintf(msg, sizeof(msg), "request body is larger than %zu bytes",
-                         l->api->max_body_bytes);
-                return send_error(c, rc, 413, "body_too_large", msg);
-        }
+        if (rc->too_large)
+                return send_too_large(c, rc, l->api->max_body_bytes);
         Response r = {0};
         api_dispatch(l->api, method, url, (const char *)rc->body.data, rc->body.len, &r);
         buf_free(&rc->body);

@@ -147,7 +147,11 @@ static void test_body_limit(const char *tcp)
         big[5000] = 0;
         big[0] = '{';
         big[4999] = '}';
-        Reply r = http(tcp, "POST", "/sandboxes", big, 0, NULL);
+        Reply r = http(tcp, "POST", "/sandboxes", big, 0, NULL); /* drained, then 413 */
+        CHECK_EQ_INT(r.status, 413);
+        CHECK_HAS(&r.body, "body_too_large");
+        reply_free(&r);
+        r = http(tcp, "POST", "/sandboxes", big, 0, "Expect: 100-continue"); /* refused early */
         CHECK_EQ_INT(r.status, 413);
         CHECK_HAS(&r.body, "body_too_large");
         reply_free(&r);
