@@ -28,7 +28,7 @@ struct Listener {
 typedef struct ReqCtx {
         int64_t start_us;
         Buf body;
-        bool too_large;
+        unsigned refuse; /* 0, or 401/413 decided before the body was read */
         size_t received;
         unsigned status;
         char method[16];
@@ -113,16 +113,21 @@ static bool expects_continue(struct MHD_Connection *c)
         return x && strcasecmp(x, "100-continue") == 0;
 }
 
-static enum MHD_Result send_too_large(struct MHD_Connection *c, ReqCtx *rc, size_t max)
+/* The two answers given without routing: 401 and 413. */
+static enum MHD_Result send_refusal(Listener *l, struct MHD_Connection *c, ReqCtx *rc)
 {
+        if (rc->refuse == 401)
+                return send_error(c, rc, 401, "unauthorized",
+                                  "missing or wrong bearer token (Authorization: Bearer <token>)");
         char msg[128];
-        snprintf(msg, sizeof(msg), "request body is larger than %zu bytes", max);
+        snprintf(msg, sizeof(msg), "request body is larger than %zu bytes",
+                 l->api->max_body_bytes);
         return send_error(c, rc, 413, "body_too_large", msg);
 }
 
-/* First call for a request: headers are in. Refuses early what can be refused early:
- * a bad token, and a Content-Length over the limit when the client waits for
- * "100 Continue" or announces more than we would drain (MHD then closes the connection). */
+/* First call for a request: headers are in. A bad token or a Content-Length over the
+ * limit decides the answer now; it is sent now when the client waits for "100 Continue"
+ * or announces more than we drain (MHD then closes the connection), else after the body. */
 static enum MHD_Result request_begin(Listener *l, struct MHD_Connection *c, const char *url,
                                      const char *method, void **con_cls)
 {
@@ -134,33 +139,34 @@ static enum MHD_Result request_begin(Listener *l, struct MHD_Connection *c, cons
         copy_printable(rc->method, sizeof(rc->method), method);
         copy_printable(rc->path, sizeof(rc->path), url);
         *con_cls = rc;
-        if (!authorized(l, c))
-                return send_error(c, rc, 401, "unauthorized",
-                                  "missing or wrong bearer token (Authorization: Bearer <token>)");
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
-        if (n > l->api->max_body_bytes) {
-                if (expects_continue(c) || n > drain_limit(l))
-                        return send_too_large(c, rc, l->api->max_body_bytes);
-                rc->too_large = true;
-        }
+        if (!authorized(l, c))
+                rc->refuse = 401;
+        else if (n > l->api->max_body_bytes)
+                rc->refuse = 413;
+        bool now = expects_continue(c) || n > (rc->refuse == 401 ? l->api->max_body_bytes
+                                                                  : drain_limit(l));
+        if (rc->refuse && now)
+                return send_refusal(l, c, rc);
         return MHD_YES;
 }
 
-/* A chunk of body. Past the limit the rest is dropped, and past the drain limit the
- * connection is cut (chunked bodies have no Content-Length to refuse early). */
+/* A chunk of body. Past the limit (or once refused) it is dropped, and past the drain
+ * limit the connection is cut (chunked bodies have no Content-Length to refuse early). */
 static enum MHD_Result request_body(Listener *l, ReqCtx *rc, const char *data, size_t n)
 {
         rc->received += n;
-        if (rc->received > drain_limit(l))
+        if (rc->received > drain_limit(l) ||
+            (rc->refuse == 401 && rc->received > l->api->max_body_bytes))
                 return MHD_NO;
-        if (rc->too_large)
+        if (rc->refuse)
                 return MHD_YES;
         if (buf_append(&rc->body, data, n) < 0)
                 return MHD_NO;
         if (rc->body.dropped) {
-                rc->too_large = true;
+                rc->refuse = 413;
                 buf_free(&rc->body);
         }
         return MHD_YES;
@@ -169,8 +175,8 @@ static enum MHD_Result request_body(Listener *l, ReqCtx *rc, const char *data, s
 static enum MHD_Result request_end(Listener *l, struct MHD_Connection *c, ReqCtx *rc,
                                    const char *url, const char *method)
 {
-        if (rc->too_large)
-                return send_too_large(c, rc, l->api->max_body_bytes);
+        if (rc->refuse)
+                return send_refusal(l, c, rc);
         Response r = {0};
         api_dispatch(l->api, method, url, (const char *)rc->body.data, rc->body.len, &r);
         buf_free(&rc->body);

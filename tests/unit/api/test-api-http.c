@@ -192,6 +192,12 @@ static void test_token(Api *api)
                 CHECK_EQ_INT(r.status, 401);
                 reply_free(&r);
         }
+        r = http(t, "POST", "/sandboxes", "{\"language_pack\":\"python\"}", 0, NULL);
+        CHECK_EQ_INT(r.status, 401); /* a body does not change that */
+        reply_free(&r);
+        r = http(t, "POST", "/sandboxes", NULL, 3000, NULL);
+        CHECK_EQ_INT(r.status, 401);
+        reply_free(&r);
         r = http(t, "POST", "/sandboxes", "{\"language_pack\":\"python\"}", 0,
                  "Authorization: Bearer s3cret");
         CHECK_EQ_INT(r.status, 201);
