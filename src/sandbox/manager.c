@@ -15,6 +15,7 @@
 
 #include "../shared/log.h"
 #include "sandbox.h"
+#include "stale.h"
 #include "vmm-select.h"
 
 #define MANAGER_REAPER_PERIOD_MS 1000
@@ -30,6 +31,7 @@ struct Manager {
         char **vmm_argv;
         char *sandboxes_dir, *kernel, *initrd, *boot_args;
         char **pack_rootfs; /* per Settings.packs entry, absolute or NULL */
+        unsigned agent_port;
         SandboxBoot boot;
 
         pthread_mutex_t lock;
@@ -86,6 +88,13 @@ static int setup_dirs(Manager *m, Err *e)
         int r = mkdir_p(m->sandboxes_dir, 0700);
         if (r < 0)
                 return err_set(e, -r, "cannot create %s: %s", m->sandboxes_dir, strerror(-r));
+        unsigned dirs = 0, killed = 0;
+        r = stale_cleanup(m->sandboxes_dir, &dirs, &killed);
+        if (r < 0)
+                return err_set(e, -r, "cannot read %s: %s", m->sandboxes_dir, strerror(-r));
+        if (dirs || killed)
+                log_warn("removed %u sandbox directories and killed %u VMMs left by a previous run",
+                         dirs, killed);
         return 0;
 }
 
@@ -115,13 +124,12 @@ static int setup_boot(Manager *m, Err *e)
                 if (s->packs[i].rootfs && s->packs[i].rootfs[0] &&
                     !(m->pack_rootfs[i] = image_path(s, s->packs[i].rootfs)))
                         return err_set(e, ENOMEM, "out of memory");
+        m->agent_port = port;
         m->boot = (SandboxBoot){
                 .vmm_argv = (const char *const *)m->vmm_argv,
-                .vmm_name = vmm_kind_name(m->kind),
                 .kernel = m->kernel,
                 .initrd = m->initrd,
                 .boot_args = m->boot_args,
-                .agent_port = port,
                 .boot_timeout_ms = s->boot_timeout_ms ? s->boot_timeout_ms : 30000,
         };
         return 0;
@@ -160,6 +168,13 @@ int manager_new(const Settings *s, Manager **ret, Err *e)
                  m->vmm_argv[0], m->sandboxes_dir);
         *ret = m;
         return 0;
+}
+
+static int64_t realtime_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- map (m->lock held) ---- */
@@ -248,9 +263,8 @@ static int unknown_pack(const Settings *s, const char *name, Err *e)
                         s->n_packs ? known : "(none)");
 }
 
-/* Resolves defaults and checks limits; fills the sizing fields of a template sandbox. */
-static int check_spec(const Manager *m, const SandboxSpec *spec, const Pack **ret_pack,
-                      Sandbox *sz, Err *e)
+/* Resolves defaults and checks limits. */
+static int check_spec(const Manager *m, const SandboxSpec *spec, SandboxParams *ret, Err *e)
 {
         const Settings *s = m->s;
         if (!spec->language_pack || !spec->language_pack[0])
@@ -258,30 +272,37 @@ static int check_spec(const Manager *m, const SandboxSpec *spec, const Pack **re
         const Pack *p = settings_find_pack(s, spec->language_pack);
         if (!p)
                 return unknown_pack(s, spec->language_pack, e);
+        SandboxParams sp = {
+                .pack = p,
+                .rootfs = m->pack_rootfs[p - s->packs],
+                .env = spec->env,
+                .vcpus = spec->vcpus ? spec->vcpus : p->vcpus ? p->vcpus : 1,
+                .memory_mib = spec->memory_mib ? spec->memory_mib
+                              : p->memory_mib  ? p->memory_mib
+                                               : MANAGER_DEFAULT_MEMORY_MIB,
+                /* the server default (0 = none) is the operator's choice */
+                .ttl_s = spec->ttl_set ? spec->ttl_s : s->default_ttl_s,
+                .agent_port = m->agent_port,
+                .vmm_name = vmm_kind_name(m->kind),
+        };
         unsigned max_vcpus = s->max_vcpus ? s->max_vcpus : MANAGER_DEFAULT_VCPU_MAX;
-        sz->vcpus = spec->vcpus ? spec->vcpus : p->vcpus ? p->vcpus : 1;
-        if (sz->vcpus > max_vcpus)
-                return err_set(e, EINVAL, "vcpus: %u is over the maximum of %u", sz->vcpus,
+        if (sp.vcpus > max_vcpus)
+                return err_set(e, EINVAL, "vcpus: %u is over the maximum of %u", sp.vcpus,
                                max_vcpus);
-        sz->memory_mib = spec->memory_mib ? spec->memory_mib
-                         : p->memory_mib  ? p->memory_mib
-                                          : MANAGER_DEFAULT_MEMORY_MIB;
-        if (s->max_memory_mib && sz->memory_mib > s->max_memory_mib)
+        if (s->max_memory_mib && sp.memory_mib > s->max_memory_mib)
                 return err_set(e, EINVAL, "memory_mib: %u is over the maximum of %u",
-                               sz->memory_mib, s->max_memory_mib);
-        /* ttl_s given as 0 asks for no expiry, which a maximum forbids */
-        sz->ttl_s = spec->ttl_set ? spec->ttl_s : s->default_ttl_s;
-        if (s->max_ttl_s && (sz->ttl_s == 0 || sz->ttl_s > s->max_ttl_s))
+                               sp.memory_mib, s->max_memory_mib);
+        /* a client's ttl_s of 0 asks for no expiry, which a maximum forbids */
+        if (spec->ttl_set && s->max_ttl_s && (sp.ttl_s == 0 || sp.ttl_s > s->max_ttl_s))
                 return err_set(e, EINVAL, "ttl_s: must be between 1 and %u", s->max_ttl_s);
-        *ret_pack = p;
+        *ret = sp;
         return check_env(spec->env, e);
 }
 
 /* Reserves a slot (capacity counts sandboxes still booting) and inserts a new sandbox
  * holding two references: the map's and the creator's. */
-static int reserve(Manager *m, const Pack *p, const SandboxSpec *spec, Sandbox **ret, Err *e)
+static int reserve(Manager *m, const SandboxParams *sp, Sandbox **ret, Err *e)
 {
-        const char *rootfs = m->pack_rootfs[p - m->s->packs];
         pthread_mutex_lock(&m->lock);
         int r = 0;
         Sandbox *sb = NULL;
@@ -292,7 +313,7 @@ static int reserve(Manager *m, const Pack *p, const SandboxSpec *spec, Sandbox *
                              m->s->max_sandboxes);
         while (r >= 0 && (r = sandbox_id_new(id)) >= 0 && map_find(m, id) >= 0)
                 ;
-        if (r >= 0 && (r = sandbox_new(id, m->sandboxes_dir, p, rootfs, spec->env, &sb)) >= 0 &&
+        if (r >= 0 && (r = sandbox_new(id, m->sandboxes_dir, sp, &sb)) >= 0 &&
             (r = map_add(m, sb)) >= 0)
                 sb->refs = 2;
         pthread_mutex_unlock(&m->lock);
@@ -305,18 +326,11 @@ static int reserve(Manager *m, const Pack *p, const SandboxSpec *spec, Sandbox *
         return r;
 }
 
-static int64_t realtime_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* After the boot: ready, or out of the map and counted as failed. */
 static int finish_create(Manager *m, Sandbox *sb, int r, Err *e)
 {
         pthread_mutex_lock(&m->lock);
-        if (r >= 0 && sandbox_set_state(sb, SANDBOX_READY) < 0)
+        if (r >= 0 && sandbox_set_ready(sb, realtime_ms()) < 0)
                 r = err_set(e, EHOSTDOWN, "the sandbox was deleted while it was booting");
         if (r < 0) {
                 if (map_remove(m, sb))
@@ -332,21 +346,14 @@ static int finish_create(Manager *m, Sandbox *sb, int r, Err *e)
 
 int manager_create(Manager *m, const SandboxSpec *spec, SandboxInfo *ret, Err *e)
 {
-        const Pack *p = NULL;
-        Sandbox sz = {0};
-        int r = check_spec(m, spec, &p, &sz, e);
+        SandboxParams sp;
         Sandbox *sb = NULL;
+        int r = check_spec(m, spec, &sp, e);
         if (r >= 0)
-                r = reserve(m, p, spec, &sb, e);
+                r = reserve(m, &sp, &sb, e);
         if (r < 0)
                 return r;
-        sb->vcpus = sz.vcpus;
-        sb->memory_mib = sz.memory_mib;
-        sb->ttl_s = sz.ttl_s;
-        sb->agent_port = m->boot.agent_port;
         r = sandbox_boot(sb, &m->boot, e);
-        if (r >= 0 && sb->ttl_s)
-                sb->expires_at_ms = realtime_ms() + (int64_t)sb->ttl_s * 1000;
         r = finish_create(m, sb, r, e);
         if (r < 0) {
                 log_warn("sandbox=%s boot failed: %s", sb->id, e ? e->msg : "");
@@ -358,8 +365,8 @@ int manager_create(Manager *m, const SandboxSpec *spec, SandboxInfo *ret, Err *e
                 return -EHOSTDOWN;
         }
         sandbox_info(sb, ret);
-        log_info("sandbox=%s created pack=%s vmm=%s boot_ms=%u ready_ms=%u", sb->id, p->name,
-                 sb->vmm, sb->boot_ms, sb->ready_ms);
+        log_info("sandbox=%s created pack=%s vmm=%s boot_ms=%u ready_ms=%u", sb->id,
+                 sb->pack->name, sb->vmm, ret->boot_ms, ret->ready_ms);
         unref(m, sb);
         return 0;
 }
@@ -477,8 +484,7 @@ static size_t take_expired(Manager *m, Sandbox **out, size_t max)
         size_t k = 0;
         for (size_t i = 0; i < m->n && k < max;) {
                 Sandbox *sb = m->map[i];
-                SandboxState st = sandbox_get_state(sb);
-                if (sb->expires_at_ms && now >= sb->expires_at_ms && st != SANDBOX_CREATING) {
+                if (sandbox_expired(sb, now)) {
                         out[k++] = sb;
                         m->map[i] = m->map[--m->n];
                         m->st.expired_total++;
@@ -522,7 +528,10 @@ void manager_free(Manager *m)
                 pthread_mutex_unlock(&m->lock);
                 pthread_join(m->reaper, NULL);
         }
-        /* callers stopped first: nothing else touches the map now */
+        /* callers stopped first: nothing else touches the map now. Every VM is asked to
+         * stop before any is waited for, so the grace periods run in parallel. */
+        for (size_t i = 0; i < m->n; i++)
+                sandbox_request_stop(m->map[i]);
         while (m->n > 0) {
                 Sandbox *sb = m->map[--m->n];
                 delete_taken(m, sb, "deleted at shutdown");

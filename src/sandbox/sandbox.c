@@ -50,24 +50,28 @@ static char **strv_copy(const char *const *v)
         return c;
 }
 
-int sandbox_new(const char *id, const char *sandboxes_dir, const Pack *pack, const char *rootfs,
-                const char *const *env, Sandbox **ret)
+int sandbox_new(const char *id, const char *sandboxes_dir, const SandboxParams *p, Sandbox **ret)
 {
         Sandbox *sb = calloc(1, sizeof(*sb));
         if (!sb)
                 return -ENOMEM;
         pthread_mutex_init(&sb->lock, NULL);
         snprintf(sb->id, sizeof(sb->id), "%s", id);
-        sb->pack = pack;
+        snprintf(sb->vmm, sizeof(sb->vmm), "%s", p->vmm_name);
+        sb->pack = p->pack;
+        sb->vcpus = p->vcpus;
+        sb->memory_mib = p->memory_mib;
+        sb->ttl_s = p->ttl_s;
+        sb->agent_port = p->agent_port;
         sb->state = SANDBOX_CREATING;
-        sb->env = strv_copy(env);
-        sb->rootfs = rootfs ? strdup(rootfs) : NULL;
+        sb->env = strv_copy(p->env);
+        sb->rootfs = p->rootfs ? strdup(p->rootfs) : NULL;
         if (asprintf(&sb->dir, "%s/%s", sandboxes_dir, id) < 0)
                 sb->dir = NULL;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         sb->created_at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-        if (!sb->env || !sb->dir || (rootfs && !sb->rootfs)) {
+        if (!sb->env || !sb->dir || (p->rootfs && !sb->rootfs)) {
                 sandbox_free(sb);
                 return -ENOMEM;
         }
@@ -135,10 +139,32 @@ SandboxState sandbox_get_state(Sandbox *sb)
         return s;
 }
 
+int sandbox_set_ready(Sandbox *sb, int64_t now_epoch_ms)
+{
+        pthread_mutex_lock(&sb->lock);
+        bool ok = sandbox_transition_allowed(sb->state, SANDBOX_READY);
+        if (ok) {
+                sb->state = SANDBOX_READY;
+                sb->expires_at_ms = sb->ttl_s ? now_epoch_ms + (int64_t)sb->ttl_s * 1000 : 0;
+        }
+        pthread_mutex_unlock(&sb->lock);
+        return ok ? 0 : -EBUSY;
+}
+
+bool sandbox_expired(Sandbox *sb, int64_t now_epoch_ms)
+{
+        pthread_mutex_lock(&sb->lock);
+        bool expired = (sb->state == SANDBOX_READY || sb->state == SANDBOX_FAILED) &&
+                       sb->expires_at_ms && now_epoch_ms >= sb->expires_at_ms;
+        pthread_mutex_unlock(&sb->lock);
+        return expired;
+}
+
 void sandbox_info(Sandbox *sb, SandboxInfo *ret)
 {
+        pthread_mutex_lock(&sb->lock);
         *ret = (SandboxInfo){
-                .state = sandbox_state_name(sandbox_get_state(sb)),
+                .state = sandbox_state_name(sb->state),
                 .vcpus = sb->vcpus,
                 .memory_mib = sb->memory_mib,
                 .ttl_s = sb->ttl_s,
@@ -148,6 +174,7 @@ void sandbox_info(Sandbox *sb, SandboxInfo *ret)
                 .ready_ms = sb->ready_ms,
                 .execs = atomic_load(&sb->execs),
         };
+        pthread_mutex_unlock(&sb->lock);
         snprintf(ret->id, sizeof(ret->id), "%s", sb->id);
         snprintf(ret->language_pack, sizeof(ret->language_pack), "%s", sb->pack->name);
         snprintf(ret->vmm, sizeof(ret->vmm), "%s", sb->vmm);
@@ -184,7 +211,7 @@ static int wait_agent(Sandbox *sb, const SandboxBoot *b, int64_t deadline, Err *
         int backoff = HYBRID_BACKOFF_MIN_MS, r;
         for (;;) {
                 _cleanup_close_ int fd = -1;
-                r = hybrid_dial(vsock, b->agent_port, deadline, pidfd, &fd, e);
+                r = hybrid_dial(vsock, sb->agent_port, deadline, pidfd, &fd, e);
                 if (r >= 0)
                         r = agent_ping(fd, MIN(deadline, now_ms() + SANDBOX_PING_MS), NULL, e);
                 if (r >= 0 || r == -EHOSTDOWN || deadline_left(deadline) == 0)
@@ -206,7 +233,6 @@ int sandbox_boot(Sandbox *sb, const SandboxBoot *b, Err *e)
 {
         if (mkdir(sb->dir, 0700) < 0)
                 return err_set(e, errno, "cannot create %s: %s", sb->dir, strerror(errno));
-        snprintf(sb->vmm, sizeof(sb->vmm), "%s", b->vmm_name);
         FcVmConfig c = {
                 .dir = sb->dir,
                 .id = sb->id,
@@ -230,12 +256,22 @@ int sandbox_boot(Sandbox *sb, const SandboxBoot *b, Err *e)
         if (r < 0)
                 return boot_error(sb, r, e);
         int64_t t1 = now_ms();
-        sb->boot_ms = (unsigned)(t1 - t0);
         r = wait_agent(sb, b, t1 + b->boot_timeout_ms, e);
         if (r < 0)
                 return boot_error(sb, r, e);
+        pthread_mutex_lock(&sb->lock);
+        sb->boot_ms = (unsigned)(t1 - t0);
         sb->ready_ms = (unsigned)(now_ms() - t0);
+        pthread_mutex_unlock(&sb->lock);
         return 0;
+}
+
+void sandbox_request_stop(Sandbox *sb)
+{
+        pthread_mutex_lock(&sb->lock);
+        FcVm *vm = sb->state == SANDBOX_READY || sb->state == SANDBOX_FAILED ? sb->vm : NULL;
+        pthread_mutex_unlock(&sb->lock);
+        fc_vm_request_stop(vm);
 }
 
 SandboxState sandbox_delete(Sandbox *sb)

@@ -27,34 +27,42 @@ typedef enum SandboxState {
 /* Resolved once by the manager, the same for every boot. */
 typedef struct SandboxBoot {
         const char *const *vmm_argv;
-        const char *vmm_name;
         const char *kernel, *initrd; /* absolute; initrd may be NULL */
         const char *boot_args;       /* ember's own + Settings.boot_args */
-        unsigned agent_port;
         unsigned boot_timeout_ms;
 } SandboxBoot;
 
+/* What a sandbox is made of; fixed for its whole life. */
+typedef struct SandboxParams {
+        const Pack *pack;
+        const char *rootfs;      /* absolute, or NULL */
+        const char *const *env;  /* "KEY=VALUE", NULL-terminated or NULL */
+        unsigned vcpus, memory_mib, ttl_s, agent_port;
+        const char *vmm_name;
+} SandboxParams;
+
 typedef struct Sandbox {
+        /* immutable once sandbox_new() returned */
         char id[SANDBOX_ID_MAX];
         const Pack *pack;
-        char *dir;     /* <state_dir>/sandboxes/<id> */
-        char *rootfs;  /* absolute, or NULL */
-        char **env;    /* NULL-terminated copies of SandboxSpec.env */
+        char *dir;     /* <sandboxes_dir>/<id> */
+        char *rootfs;
+        char **env;    /* NULL-terminated copies */
         unsigned vcpus, memory_mib, ttl_s, agent_port;
-        int64_t created_at_ms, expires_at_ms; /* unix epoch ms; 0 = never */
-        unsigned boot_ms, ready_ms;
         char vmm[16];
+        int64_t created_at_ms; /* unix epoch ms */
         atomic_uint execs;
-        unsigned refs; /* the manager's lock guards it */
-        pthread_mutex_t lock; /* guards state and vm */
+        unsigned refs;         /* the manager's lock guards it */
+        pthread_mutex_t lock;  /* guards what follows */
         SandboxState state;
-        FcVm *vm;
+        FcVm *vm;              /* set during the boot, never changed once ready */
+        unsigned boot_ms, ready_ms;
+        int64_t expires_at_ms; /* unix epoch ms; 0 = never; set when it becomes ready */
 } Sandbox;
 
 int sandbox_id_new(char ret[SANDBOX_ID_MAX]); /* "sb-" + 16 random hex digits */
-/* dir = <sandboxes_dir>/<id>, created by sandbox_boot(). rootfs: absolute or NULL. */
-int sandbox_new(const char *id, const char *sandboxes_dir, const Pack *pack, const char *rootfs,
-                const char *const *env, Sandbox **ret);
+/* dir = <sandboxes_dir>/<id>, created by sandbox_boot(). */
+int sandbox_new(const char *id, const char *sandboxes_dir, const SandboxParams *p, Sandbox **ret);
 void sandbox_free(Sandbox *sb); /* tears the VM down (if any) and removes the directory */
 
 const char *sandbox_state_name(SandboxState s);
@@ -62,6 +70,10 @@ bool sandbox_transition_allowed(SandboxState from, SandboxState to);
 /* Moves to `to` when the table allows it: 0, or -EBUSY with the state unchanged. */
 int sandbox_set_state(Sandbox *sb, SandboxState to);
 SandboxState sandbox_get_state(Sandbox *sb);
+/* creating -> ready, starting the TTL clock at now_epoch_ms. -EBUSY if it was deleted. */
+int sandbox_set_ready(Sandbox *sb, int64_t now_epoch_ms);
+/* Ready or failed, with a TTL that ran out by now_epoch_ms. */
+bool sandbox_expired(Sandbox *sb, int64_t now_epoch_ms);
 void sandbox_info(Sandbox *sb, SandboxInfo *ret);
 
 /* Launch, configure, InstanceStart, then dial + ping until boot_timeout_ms. On failure the
@@ -70,6 +82,9 @@ int sandbox_boot(Sandbox *sb, const SandboxBoot *b, Err *e);
 /* Marks the sandbox deleting; a boot in progress is aborted (its VMM killed), a running VM
  * is torn down at once. In-flight execs then fail fast. Returns the previous state. */
 SandboxState sandbox_delete(Sandbox *sb);
+/* Asks a ready/failed VM to stop without waiting (shutdown of many at once; the caller
+ * must be the only one deleting). */
+void sandbox_request_stop(Sandbox *sb);
 
 /* sandbox-exec.c */
 /* Builds the agent request: argv or pack interpreter + code, env = sandbox env then request

@@ -23,6 +23,7 @@ struct FcVm {
         FcApi *api;
         int api_timeout_ms;
         bool started, stopped;
+        int64_t grace_deadline_ms; /* 0 = SendCtrlAltDel not sent yet */
 };
 
 static char *path_join(const char *dir, const char *name)
@@ -224,24 +225,33 @@ void fc_vm_kill(FcVm *vm)
                 fc_launch_kill(&vm->proc);
 }
 
+void fc_vm_request_stop(FcVm *vm)
+{
+        if (!vm || vm->grace_deadline_ms || vm->stopped)
+                return;
+        vm->grace_deadline_ms = now_ms() + FC_VM_STOP_GRACE_MS;
+        /* a guest booted with reboot=k resets on Ctrl+Alt+Del and Firecracker exits 0;
+         * poweroff would leave the process alive (FACTS §3), hence the SIGKILL after a grace */
+        if (!vm->started || fc_vm_exited(vm))
+                return;
+        json_t *b = fc_body_action("SendCtrlAltDel");
+        if (b)
+                (void)fc_api_put(vm->api, "/actions", b, FC_VM_STOP_GRACE_MS, NULL);
+        json_decref(b);
+}
+
 void fc_vm_stop(FcVm *vm)
 {
         if (!vm)
                 return;
+        fc_vm_request_stop(vm);
         pthread_mutex_lock(&vm->lock);
         bool stopped = vm->stopped;
         vm->stopped = true;
         pthread_mutex_unlock(&vm->lock);
         if (!stopped) {
-                /* a guest booted with reboot=k resets on Ctrl+Alt+Del and Firecracker exits 0;
-                 * poweroff would leave the process alive (FACTS §3), so SIGKILL after a grace */
-                if (vm->started && !fc_vm_exited(vm)) {
-                        json_t *b = fc_body_action("SendCtrlAltDel");
-                        if (b)
-                                (void)fc_api_put(vm->api, "/actions", b, FC_VM_STOP_GRACE_MS, NULL);
-                        json_decref(b);
-                        (void)fc_launch_wait_exit(&vm->proc, now_ms() + FC_VM_STOP_GRACE_MS);
-                }
+                if (vm->started)
+                        (void)fc_launch_wait_exit(&vm->proc, vm->grace_deadline_ms);
                 fc_launch_kill(&vm->proc);
                 pthread_mutex_lock(&vm->lock);
                 (void)fc_launch_reap(&vm->proc);

@@ -47,6 +47,9 @@ void fc_vm_console_tail(const FcVm *vm, char *out, size_t out_size);
 
 /* SIGKILL at once, from any thread (aborts a boot another thread is running). */
 void fc_vm_kill(FcVm *vm);
+/* Sends SendCtrlAltDel now (once) without waiting: fc_vm_stop() then waits only what is
+ * left of the grace, so that many VMs stop in parallel. */
+void fc_vm_request_stop(FcVm *vm);
 /* SendCtrlAltDel (if started), wait FC_VM_STOP_GRACE_MS, SIGKILL, reap, remove the sockets
  * and the directory. Idempotent; other threads may still hold the pidfd and paths. */
 void fc_vm_stop(FcVm *vm);

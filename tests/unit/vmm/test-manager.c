@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -351,6 +352,39 @@ static void test_delete_during_exec(void)
         CHECK(no_children());
 }
 
+/* A previous emberd died: its sandbox directory and VMM are still there. */
+static void test_stale(void)
+{
+        char dir[128], api[160], decoy[128], decoy_sock[160];
+        snprintf(dir, sizeof(dir), "%s/sandboxes/sb-00000000deadbeef", tmp);
+        snprintf(api, sizeof(api), "%s/api.sock", dir);
+        snprintf(decoy, sizeof(decoy), "%s/sandboxes/sb-decoy", tmp);
+        snprintf(decoy_sock, sizeof(decoy_sock), "%s/api.sock", decoy);
+        CHECK_EQ_INT(mkdir_p(dir, 0700), 0);
+        CHECK_EQ_INT(mkdir_p(decoy, 0700), 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+                execl(getenv("FAKE_VMM"), "fake-vmm", "--api-sock", api, "--id", "x", (char *)NULL);
+                _exit(127);
+        }
+        int fd = -1;
+        for (int i = 0; i < 500 && unix_connect(api, &fd) < 0; i++)
+                usleep(10 * 1000);
+        CHECK(fd >= 0);
+        close(fd);
+        int decoy_fd = -1; /* served by this test, whose command line does not name it */
+        CHECK_EQ_INT(unix_listen(decoy_sock, 1, &decoy_fd), 0);
+
+        Settings s = settings(NULL);
+        Manager *m = new_manager(&s);
+        int status = 0;
+        CHECK_EQ_INT(waitpid(pid, &status, 0), pid);
+        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        CHECK_EQ_INT(leftovers(), 0);
+        close(decoy_fd);
+        manager_free(m);
+}
+
 static void test_pieces(void)
 {
         CHECK(settings_find_pack(&(Settings){.packs = packs, .n_packs = 2}, "shell") == &packs[1]);
@@ -392,5 +426,6 @@ TEST_MAIN({
         test_ttl();
         test_vm_death();
         test_delete_during_exec();
+        test_stale();
         rm_rf(tmp);
 })
