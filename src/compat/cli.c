@@ -100,7 +100,10 @@ bool cli_valid_id(const char *id)
 
 int cli_default_init(char *out, size_t size)
 {
-        static const char *const beside[] = {"emberd-init", "../guest/init/emberd-init"};
+        /* beside ember-vmm (an install), or the build tree: <build>/src/compat/ember-vmm and
+         * <build>/guest/init/emberd-init */
+        static const char *const beside[] = {"emberd-init", "../guest/init/emberd-init",
+                                             "../../guest/init/emberd-init"};
         const char *env = getenv("EMBER_INIT");
         if (env && *env) {
                 snprintf(out, size, "%s", env);

@@ -27,6 +27,7 @@ int cli_parse(int argc, char *const *argv, CliOptions *o, Err *e);
 /* validate_instance_id(): 1..64 chars, alphanumeric or '-'. */
 bool cli_valid_id(const char *id);
 /* The emberd-init to use when --init is absent: $EMBER_INIT, else emberd-init beside
- * /proc/self/exe, else ../guest/init/emberd-init relative to it (the build tree). */
+ * /proc/self/exe, else ../guest/init/emberd-init or ../../guest/init/emberd-init relative to
+ * it (the build tree: <build>/src/compat/ember-vmm, <build>/guest/init/emberd-init). */
 int cli_default_init(char *out, size_t size);
 void cli_usage(const char *argv0);
