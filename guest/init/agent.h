@@ -9,9 +9,9 @@
 
 #define AGENT_MAX_HANDLERS 64
 #define AGENT_FIRST_FRAME_MS 10000   /* a silent host is dropped after this */
-#define AGENT_DRAIN_MS 200           /* output drained after the program's exit */
+#define AGENT_DRAIN_MS 200           /* idle pipes after the exit: escaped writers */
 #define AGENT_FLUSH_MS 5000          /* final frames to a slow host */
-#define AGENT_STDIN_QUEUE (1u << 20) /* stdin not yet read by the program */
+#define AGENT_STDIN_QUEUE (256u << 10) /* stdin not yet read by the program */
 #define AGENT_OUT_QUEUE (256u << 10) /* frames not yet read by the host */
 #define AGENT_SHUTDOWN_MS 5000       /* killing everything at shutdown */
 #define AGENT_EXEC_DIR "/run/ember/exec"

@@ -53,6 +53,7 @@ typedef struct Exec {
         uint8_t *rbuf; /* bytes from the host, up to one whole frame */
         size_t rlen;
         int64_t start_us, end_us, deadline_ms;
+        int64_t drain_ms, drain_hard_ms; /* after the exit; -1 before */
         uint32_t timeout_ms;
         bool exited, timed_out;
         int status;
@@ -359,10 +360,10 @@ static void on_exit_ready(Exec *x)
         x->ru = ru;
 }
 
-static int poll_timeout(const Exec *x, int64_t drain_deadline)
+static int poll_timeout(const Exec *x)
 {
-        if (x->exited)
-                return deadline_left(drain_deadline);
+        if (x->exited) /* past the drain deadline only the hard limit wakes us (or data) */
+                return deadline_left(now_ms() < x->drain_ms ? x->drain_ms : x->drain_hard_ms);
         return x->timed_out ? -1 : deadline_left(x->deadline_ms);
 }
 
@@ -397,23 +398,42 @@ static int poll_dispatch(Exec *x, const struct pollfd p[PFD_N])
         return r;
 }
 
+/* True when no open output pipe has data waiting right now. */
+static bool pipes_idle(const Exec *x)
+{
+        struct pollfd p[2] = {{.fd = x->out[0].fd, .events = POLLIN}, {.fd = x->out[1].fd, .events = POLLIN}};
+        return poll(p, 2, 0) <= 0;
+}
+
+/* After the program's exit: its group is killed, and the pipes are read until EOF. Only a
+ * process that escaped the group (setsid) keeps them open; we stop waiting for it once they
+ * stay idle past AGENT_DRAIN_MS (time spent waiting for a slow host does not count, pending
+ * output is still read) and in any case at AGENT_FLUSH_MS. */
+static bool drain_done(Exec *x)
+{
+        int64_t now = now_ms();
+        if (x->drain_ms < 0) {
+                (void)kill(-x->pid, SIGKILL); /* leftovers of this exec die with it */
+                close_stdin(x);
+                x->drain_ms = now + AGENT_DRAIN_MS;
+                x->drain_hard_ms = now + AGENT_FLUSH_MS;
+        }
+        if (x->out[0].fd < 0 && x->out[1].fd < 0)
+                return true;
+        return now >= x->drain_hard_ms || (now >= x->drain_ms && pipes_idle(x));
+}
+
 static int exec_loop(Exec *x)
 {
-        int64_t drain_deadline = -1;
         for (;;) {
                 int r = x->stalled ? process_frames(x) : 0;
                 if (r < 0)
                         return r;
-                if (x->exited && drain_deadline < 0) {
-                        (void)kill(-x->pid, SIGKILL); /* leftovers of this exec die with it */
-                        close_stdin(x);
-                        drain_deadline = now_ms() + AGENT_DRAIN_MS;
-                }
-                if (x->exited && ((x->out[0].fd < 0 && x->out[1].fd < 0) || now_ms() >= drain_deadline))
+                if (x->exited && drain_done(x))
                         return 0;
                 struct pollfd p[PFD_N];
                 poll_setup(x, p);
-                r = poll(p, PFD_N, poll_timeout(x, drain_deadline));
+                r = poll(p, PFD_N, poll_timeout(x));
                 if (r < 0 && errno != EINTR)
                         return -errno;
                 if (!x->exited && !x->timed_out && now_ms() >= x->deadline_ms) {
@@ -467,7 +487,7 @@ static void exec_abort(Exec *x, int why)
 
 static void exec_init(Exec *x, int conn, int sfd, const ProtoExec *req)
 {
-        *x = (Exec){.conn = conn, .sfd = sfd, .pidfd = -1, .in_fd = -1, .deadline_ms = -1};
+        *x = (Exec){.conn = conn, .sfd = sfd, .pidfd = -1, .in_fd = -1, .deadline_ms = -1, .drain_ms = -1};
         x->timeout_ms = req->timeout_ms ? MIN(req->timeout_ms, EXEC_MAX_TIMEOUT_MS) : EXEC_DEFAULT_TIMEOUT_MS;
         x->out[0] = (Stream){.fd = -1, .type = PROTO_STDOUT,
                              .cap = req->stdout_cap ? MIN(req->stdout_cap, EXEC_MAX_OUTPUT_CAP) : EXEC_DEFAULT_OUTPUT_CAP};

@@ -270,7 +270,6 @@ static void test_timeout(void)
         CHECK_EQ_INT(r.exit.flags & EXIT_F_TIMED_OUT, EXIT_F_TIMED_OUT);
         CHECK_EQ_INT(r.exit.signal, 9);
         CHECK_EQ_INT(r.exit.exit_code, -1);
-        CHECK(r.exit.duration_us >= 300000);
         result_free(&r);
         CHECK(no_children_left()); /* both sleeps died with the group */
 }
@@ -303,6 +302,25 @@ static void test_caps(void)
         run(&both, NULL, 0, &r);
         CHECK_EQ_INT(r.out.len, 900000);
         CHECK_EQ_INT(r.err.len, 900000);
+        CHECK_EQ_INT(r.exit.flags, 0);
+        result_free(&r);
+}
+
+static void test_slow_host(void)
+{
+        /* the program writes and exits while the host is not reading: the output queued in
+         * the pipes must still arrive (the post-exit drain does not count host slowness) */
+        _cleanup_close_ int fd = dial();
+        ProtoExec x = {.argv = (const char *[]){"sh", "-c", "head -c 560000 /dev/zero; head -c 30000 /dev/zero >&2", NULL},
+                       .argc = 3};
+        CHECK_EQ_INT(send_exec(fd, &x), 0);
+        CHECK_EQ_INT(proto_write_frame(fd, PROTO_STDIN_EOF, NULL, 0, deadline()), 0);
+        sleep_ms(600); /* creates the condition; nothing below depends on timing */
+        Result r = {0};
+        collect(fd, &r);
+        CHECK(r.got_exit);
+        CHECK_EQ_INT(r.out.len, 560000);
+        CHECK_EQ_INT(r.err.len, 30000);
         CHECK_EQ_INT(r.exit.flags, 0);
         result_free(&r);
 }
@@ -561,6 +579,7 @@ TEST_MAIN({
         test_stdin();
         test_timeout();
         test_caps();
+        test_slow_host();
         test_env_cwd();
         test_exec_failures();
         test_code();
