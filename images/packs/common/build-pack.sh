@@ -24,7 +24,7 @@ bootstrap() {
 	echo "excluded after extraction: $(paste -sd' ' "$exclude")"
 	# extract: unpack the packages and their dependencies, run no maintainer script.
 	read_list "$sources" | mmdebstrap --variant=extract --mode=root --format=directory \
-		--include="$include" --skip=check/signed-by \
+		--include="$include" --skip=check/signed-by --aptopt='APT::Sandbox::User "root"' \
 		--extract-hook="$(printf '%q "$1" %q %q' "$common/extract-hook.sh" "$out/$pack.manifest" "$exclude")" \
 		bookworm "$root" -
 	rm -f -- "$exclude"
@@ -49,8 +49,8 @@ customize() {
 	CHROOT_RUN=$IMAGES_DIR/lib/chroot-run.sh "$recipe/customize" "$root"
 }
 
-# The images have no package manager and run no maintainer script: write the few files
-# those would have written, and leave the mount points emberd-init uses empty.
+# The images have no package manager and run no maintainer script: write the few files and
+# links those would have made, and leave the mount points emberd-init uses empty.
 finish() {
 	[ -e "$root/etc/passwd" ] || printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' \
 		'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin' >"$root/etc/passwd"
@@ -63,6 +63,7 @@ finish() {
 	done
 	chmod 1777 "$root/tmp"
 	chmod 0700 "$root/root"
+	"$common/links.sh" "$root"
 }
 
 libs() { "$IMAGES_DIR/lib/check-libs.sh" "$root"; }
