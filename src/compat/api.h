@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "../shared/err.h"
-#include "router.h"
+#include "reply.h"
 
 typedef void (*ApiHandler)(void *ctx, const char *method, const char *url, const char *body,
                            size_t len, bool has_body, Reply *ret);

@@ -20,7 +20,8 @@
 
 #define NOFILE_WANTED 65536 /* 1023 vsock connections hold two fds each */
 
-/* A closed 0/1/2 would let a socket take that number and the guest's stdio clobber it. */
+/* A closed 0/1/2 would let a socket take that number and the guest's stdio clobber it.
+ * (No O_CLOEXEC here: these are stdio.) */
 static void ensure_stdio(void)
 {
         for (int fd = 0; fd < 3; fd++)

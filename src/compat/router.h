@@ -8,16 +8,10 @@
 #include <stddef.h>
 
 #include "../shared/err.h"
+#include "reply.h"
 
 typedef struct Vmm Vmm;
 typedef struct Model Model;
-
-typedef struct Reply {
-        int status;       /* 0 = not set yet (a handler that sets nothing means 204) */
-        char *body;       /* NULL = no body; malloc'd */
-        bool deprecation; /* "Deprecation: true" header */
-        bool close;       /* close the connection after this reply */
-} Reply;
 
 enum {
         ROUTE_PRE_BOOT = 1u << 0,  /* only before InstanceStart */
@@ -30,12 +24,3 @@ void router_handle(Vmm *vm, const char *method, const char *url, const char *bod
 
 /* The pre/post-boot rule of rpc_interface.rs; post_boot_fault overrides the default text. */
 int router_check_phase(const Model *m, unsigned flags, const char *post_boot_fault, Err *e);
-
-void reply_free(Reply *r);
-/* Steals v; 500 with no body if v is NULL (allocation failure). */
-void reply_json(Reply *r, int status, json_t *v);
-/* 400 {"fault_message": msg} */
-void reply_fault(Reply *r, const char *msg);
-/* micro-http's own 400: {"error": "<msg>\nAll previous unanswered requests will be dropped."},
- * raw newline included, and the connection is closed. */
-void reply_http_error(Reply *r, const char *msg);
