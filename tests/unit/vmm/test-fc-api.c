@@ -25,6 +25,7 @@ typedef struct Server {
         int listen_fd;
         const Answer *script; /* one answer per request */
         size_t n_script;
+        pthread_mutex_t lock; /* guards what follows: the test reads it while we serve */
         int accepts;
         char last_request[8192];
         char requests[16][256]; /* request lines */
@@ -67,10 +68,16 @@ static void *serve(void *arg)
                 int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
                 if (fd < 0)
                         break;
+                pthread_mutex_lock(&s->lock);
                 s->accepts++;
-                while (next < s->n_script && read_request(fd, s->last_request, sizeof(s->last_request)) > 0) {
+                pthread_mutex_unlock(&s->lock);
+                char req[8192];
+                while (next < s->n_script && read_request(fd, req, sizeof(req)) > 0) {
+                        pthread_mutex_lock(&s->lock);
+                        memcpy(s->last_request, req, sizeof(req));
                         snprintf(s->requests[s->n_requests++ % 16], 256, "%.*s",
-                                 (int)strcspn(s->last_request, "\r"), s->last_request);
+                                 (int)strcspn(req, "\r"), req);
+                        pthread_mutex_unlock(&s->lock);
                         const Answer *a = &s->script[next++];
                         if (!a->head)
                                 break;
@@ -121,7 +128,8 @@ static void test_against_server(void)
         CHECK(mkdtemp(dir) != NULL);
         char sock[128];
         snprintf(sock, sizeof(sock), "%s/api.sock", dir);
-        Server srv = {.script = script, .n_script = ELEMENTSOF(script)};
+        Server srv = {.script = script, .n_script = ELEMENTSOF(script),
+                      .lock = PTHREAD_MUTEX_INITIALIZER};
         CHECK_EQ_INT(unix_listen(sock, 4, &srv.listen_fd), 0);
         pthread_t t;
         pthread_create(&t, NULL, serve, &srv);
@@ -132,12 +140,14 @@ static void test_against_server(void)
         json_t *b = json_pack("{s:s, s:s}", "log_path", "/x/vmm.log", "level", "Info");
         CHECK_EQ_INT(fc_api_put(api, "/logger", b, 5000, &e), 0);
         json_decref(b);
+        pthread_mutex_lock(&srv.lock);
         CHECK_STR(srv.requests[0], "PUT /logger HTTP/1.1");
         CHECK(strcasestr(srv.last_request, "\r\nContent-Length: 40\r\n") != NULL);
         CHECK(strcasestr(srv.last_request, "Transfer-Encoding") == NULL);
         CHECK(strcasestr(srv.last_request, "Expect:") == NULL);
         CHECK(strcasestr(srv.last_request, "Content-Type: application/json") != NULL);
         CHECK(strstr(srv.last_request, "\r\n\r\n{\"log_path\":\"/x/vmm.log\",\"level\":\"Info\"}") != NULL);
+        pthread_mutex_unlock(&srv.lock);
 
         b = json_pack("{s:s}", "kernel_image_path", "/nope");
         CHECK_EQ_INT(fc_api_put(api, "/boot-source", b, 5000, &e), -EIO);
@@ -152,8 +162,10 @@ static void test_against_server(void)
         CHECK_EQ_INT(fc_api_get(api, "/", 5000, &got, &e), 0);
         CHECK_STR(json_string_value(json_object_get(got, "state")), "Not started");
         json_decref(got);
+        pthread_mutex_lock(&srv.lock);
         CHECK_EQ_INT(srv.accepts, 1); /* keep-alive: one connection so far */
         CHECK_STR(srv.requests[4], "GET / HTTP/1.1");
+        pthread_mutex_unlock(&srv.lock);
 
         int r = fc_api_put(api, "/entropy", b, 5000, &e);
         CHECK(r == -ECONNRESET || r == -EIO);

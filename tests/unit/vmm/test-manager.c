@@ -352,6 +352,59 @@ static void test_delete_during_exec(void)
         CHECK(no_children());
 }
 
+typedef struct Creator {
+        Manager *m;
+        int r;
+        Err e;
+} Creator;
+
+static void *create_slow(void *arg)
+{
+        Creator *c = arg;
+        SandboxInfo info;
+        SandboxSpec spec = {.language_pack = "shell"};
+        c->r = manager_create(c->m, &spec, &info, &c->e);
+        return NULL;
+}
+
+/* A delete while the VM boots aborts the boot at once and leaves nothing. */
+static void test_delete_during_create(void)
+{
+        Settings s = settings("fake.boot_delay_ms=600000");
+        s.boot_timeout_ms = 600000;
+        Manager *m = new_manager(&s);
+        Creator c = {.m = m};
+        pthread_t t;
+        pthread_create(&t, NULL, create_slow, &c);
+        SandboxInfo *list = NULL;
+        size_t n = 0;
+        for (int i = 0; i < 500 && n == 0; i++) { /* wait for it to show up */
+                free(list);
+                list = NULL;
+                manager_list(m, &list, &n);
+                if (n == 0)
+                        usleep(10 * 1000);
+        }
+        CHECK_EQ_INT(n, 1);
+        Err e = {0};
+        if (n == 1) {
+                CHECK_STR(list[0].state, "creating");
+                ExecResult res;
+                const char *echo[] = {"echo", NULL};
+                CHECK_EQ_INT(exec_argv(m, list[0].id, echo, NULL, &res, &e), -EBUSY);
+                usleep(200 * 1000); /* let the boot reach the agent wait; any point must do */
+                CHECK_EQ_INT(manager_delete(m, list[0].id, &e), 0);
+        }
+        free(list);
+        pthread_join(t, NULL);
+        CHECK_EQ_INT(c.r, -EHOSTDOWN);
+        CHECK_STR(c.e.code, "vm_boot_failed");
+        CHECK_STR(c.e.msg, "the sandbox was deleted while it was booting");
+        CHECK_EQ_INT(leftovers(), 0);
+        CHECK(no_children());
+        manager_free(m);
+}
+
 /* A previous emberd died: its sandbox directory and VMM are still there. */
 static void test_stale(void)
 {
@@ -426,6 +479,7 @@ TEST_MAIN({
         test_ttl();
         test_vm_death();
         test_delete_during_exec();
+        test_delete_during_create();
         test_stale();
         rm_rf(tmp);
 })
