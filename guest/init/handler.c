@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "shared/log.h"
@@ -41,9 +42,27 @@ static int handle_ping(int conn, int sfd, const ProtoFrame *f, const AgentConfig
         return proto_write_frame(conn, PROTO_PONG, out, n, now_ms() + AGENT_FLUSH_MS);
 }
 
+/* Closing a stream socket with unread input resets it (AF_UNIX: ECONNRESET at the peer;
+ * relays then drop what was still in flight, our EXIT included). So after the last frame:
+ * half-close, and discard what the host still sends (stdin the program never read) until
+ * it closes, for at most AGENT_FLUSH_MS. */
+static void linger(int conn)
+{
+        uint8_t scratch[4096];
+        int64_t deadline = now_ms() + AGENT_FLUSH_MS;
+        (void)shutdown(conn, SHUT_WR);
+        while (fd_wait_readable(conn, deadline) > 0) {
+                ssize_t n = recv(conn, scratch, sizeof(scratch), MSG_DONTWAIT);
+                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+                        return;
+        }
+}
+
 static int handle_exec(int conn, int sfd, const ProtoFrame *f, const AgentConfig *cfg)
 {
-        return exec_run(conn, sfd, f->payload, f->hdr.len, cfg);
+        int r = exec_run(conn, sfd, f->payload, f->hdr.len, cfg);
+        linger(conn);
+        return r;
 }
 
 static const struct {

@@ -251,6 +251,24 @@ static void test_stdin(void)
         CHECK(out_is(&r, "done\n"));
         CHECK_EQ_INT(r.exit.exit_code, 0);
         result_free(&r);
+
+        /* the program exits while the host is still sending stdin: the agent must not reset
+         * the connection (relays would drop the EXIT); every write succeeds, then EXIT */
+        {
+                _cleanup_close_ int fd = dial();
+                ProtoExec t = {.argv = (const char *[]){"true", NULL}, .argc = 1};
+                CHECK_EQ_INT(send_exec(fd, &t), 0);
+                ProtoFrame f;
+                CHECK_EQ_INT(proto_read_frame(fd, &f, deadline()), 0); /* EXIT before any stdin */
+                CHECK_EQ_INT(f.hdr.type, PROTO_EXIT);
+                proto_frame_free(&f);
+                int failed = 0;
+                for (size_t off = 0; off < (2u << 20); off += PROTO_MAX_DATA)
+                        failed += proto_write_frame(fd, PROTO_STDIN, data, PROTO_MAX_DATA, deadline()) < 0;
+                failed += proto_write_frame(fd, PROTO_STDIN_EOF, NULL, 0, deadline()) < 0;
+                CHECK_EQ_INT(failed, 0);
+                CHECK_EQ_INT(proto_read_frame(fd, &f, deadline()), -EPIPE); /* a clean EOF */
+        }
         free(data);
 
         /* no STDIN frames at all, only EOF */
