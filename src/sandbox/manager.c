@@ -77,14 +77,13 @@ static int setup_dirs(Manager *m, Err *e)
                 m->sandboxes_dir = NULL;
                 return err_set(e, ENOMEM, "out of memory");
         }
-        size_t longest = strlen(m->sandboxes_dir) + strlen(MANAGER_LONGEST_SOCKET);
-        if (longest >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        const size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+        size_t extra = strlen(m->sandboxes_dir) - strlen(state) + strlen(MANAGER_LONGEST_SOCKET);
+        if (strlen(state) + extra > max)
                 return err_set(e, ENAMETOOLONG,
-                               "state_dir '%s' is too long: sandbox socket paths would be %zu "
-                               "bytes, over the %zu of a Unix socket address; use a state_dir "
-                               "of at most %zu characters",
-                               state, longest, sizeof(((struct sockaddr_un *)0)->sun_path) - 1,
-                               strlen(state) - (longest - (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)));
+                               "state_dir '%s' is too long: sandbox socket paths would not fit "
+                               "the %zu bytes of a Unix socket address; use a state_dir of at "
+                               "most %zu characters", state, max, max - extra);
         int r = mkdir_p(m->sandboxes_dir, 0700);
         if (r < 0)
                 return err_set(e, -r, "cannot create %s: %s", m->sandboxes_dir, strerror(-r));
@@ -170,13 +169,6 @@ int manager_new(const Settings *s, Manager **ret, Err *e)
         return 0;
 }
 
-static int64_t realtime_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- map (m->lock held) ---- */
 
 static ssize_t map_find(Manager *m, const char *id)
@@ -259,7 +251,7 @@ static int unknown_pack(const Settings *s, const char *name, Err *e)
                 o += (size_t)snprintf(known + o, sizeof(known) - o, "%s%s", i ? ", " : "",
                                       s->packs[i].name);
         return err_setc(e, EINVAL, "unknown_language_pack",
-                        "unknown language pack '%s'; known packs: %s", name ? name : "",
+                        "unknown language pack '%.63s'; known packs: %s", name ? name : "",
                         s->n_packs ? known : "(none)");
 }
 
@@ -330,7 +322,7 @@ static int reserve(Manager *m, const SandboxParams *sp, Sandbox **ret, Err *e)
 static int finish_create(Manager *m, Sandbox *sb, int r, Err *e)
 {
         pthread_mutex_lock(&m->lock);
-        if (r >= 0 && sandbox_set_ready(sb, realtime_ms()) < 0)
+        if (r >= 0 && sandbox_set_ready(sb, sandbox_epoch_ms()) < 0)
                 r = err_set(e, EHOSTDOWN, "the sandbox was deleted while it was booting");
         if (r < 0) {
                 if (map_remove(m, sb))
@@ -480,7 +472,7 @@ void exec_result_free(ExecResult *r)
 /* Takes expired sandboxes out of the map (lock held); returns how many, up to max. */
 static size_t take_expired(Manager *m, Sandbox **out, size_t max)
 {
-        int64_t now = realtime_ms();
+        int64_t now = sandbox_epoch_ms();
         size_t k = 0;
         for (size_t i = 0; i < m->n && k < max;) {
                 Sandbox *sb = m->map[i];

@@ -34,6 +34,13 @@ int sandbox_id_new(char ret[SANDBOX_ID_MAX])
         return 0;
 }
 
+int64_t sandbox_epoch_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static char **strv_copy(const char *const *v)
 {
         size_t n = 0;
@@ -68,9 +75,7 @@ int sandbox_new(const char *id, const char *sandboxes_dir, const SandboxParams *
         sb->rootfs = p->rootfs ? strdup(p->rootfs) : NULL;
         if (asprintf(&sb->dir, "%s/%s", sandboxes_dir, id) < 0)
                 sb->dir = NULL;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        sb->created_at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        sb->created_at_ms = sandbox_epoch_ms();
         if (!sb->env || !sb->dir || (p->rootfs && !sb->rootfs)) {
                 sandbox_free(sb);
                 return -ENOMEM;

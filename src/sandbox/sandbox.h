@@ -61,6 +61,7 @@ typedef struct Sandbox {
 } Sandbox;
 
 int sandbox_id_new(char ret[SANDBOX_ID_MAX]); /* "sb-" + 16 random hex digits */
+int64_t sandbox_epoch_ms(void);                /* CLOCK_REALTIME: what the API shows */
 /* dir = <sandboxes_dir>/<id>, created by sandbox_boot(). */
 int sandbox_new(const char *id, const char *sandboxes_dir, const SandboxParams *p, Sandbox **ret);
 void sandbox_free(Sandbox *sb); /* tears the VM down (if any) and removes the directory */
