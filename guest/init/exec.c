@@ -64,6 +64,13 @@ typedef struct Exec {
 
 enum { PFD_CONN, PFD_STDIN, PFD_OUT, PFD_ERR, PFD_PID, PFD_SIG, PFD_N };
 
+/* The program's whole process group; never anything else (pid 0 or -1 would be us or all). */
+static void kill_group(const Exec *x)
+{
+        if (x->pid > 0)
+                (void)kill(-x->pid, SIGKILL);
+}
+
 static void exec_close_fd(int *fd)
 {
         if (*fd >= 0)
@@ -179,13 +186,15 @@ static int exec_spawn(Exec *x, const ExecChild *child, Err *e)
         x->in_fd = p[0][1];
         x->out[0].fd = p[1][0];
         x->out[1].fd = p[2][0];
-        if (x->pid < 0)
+        if (x->pid < 0) {
+                x->pid = 0;
                 return err_set(e, errno, "fork: %s", strerror(errno));
+        }
         (void)setpgid(x->pid, x->pid); /* the child does it too; whoever is first wins */
         x->pidfd = (int)syscall(SYS_pidfd_open, x->pid, 0);
         if (x->pidfd < 0) {
                 r = err_set(e, errno, "pidfd_open: %s", strerror(errno));
-                (void)kill(-x->pid, SIGKILL);
+                kill_group(x);
                 (void)waitpid(x->pid, NULL, 0);
                 x->pid = 0;
                 return r;
@@ -241,7 +250,7 @@ static int on_stdin_eof(Exec *x, const uint8_t *p, uint32_t n)
 static int on_kill(Exec *x, const uint8_t *p, uint32_t n)
 {
         if (!x->exited)
-                (void)kill(-x->pid, SIGKILL);
+                kill_group(x);
         return 0;
 }
 
@@ -364,7 +373,23 @@ static int poll_timeout(const Exec *x)
 {
         if (x->exited) /* past the drain deadline only the hard limit wakes us (or data) */
                 return deadline_left(now_ms() < x->drain_ms ? x->drain_ms : x->drain_hard_ms);
-        return x->timed_out ? -1 : deadline_left(x->deadline_ms);
+        return deadline_left(x->deadline_ms);
+}
+
+/* The timeout: kill the group. A program that still does not die (stuck in the kernel) is
+ * given up on AGENT_FLUSH_MS later and reported as killed; PID 1 reaps it whenever. */
+static void on_deadline(Exec *x)
+{
+        if (!x->timed_out) {
+                x->timed_out = true;
+                kill_group(x);
+                x->deadline_ms = now_ms() + AGENT_FLUSH_MS;
+                return;
+        }
+        log_warn("exec: pid %d: does not die, given up", (int)x->pid);
+        x->exited = true;
+        x->end_us = now_us();
+        x->status = SIGKILL;
 }
 
 static void poll_setup(const Exec *x, struct pollfd p[PFD_N])
@@ -413,7 +438,7 @@ static bool drain_done(Exec *x)
 {
         int64_t now = now_ms();
         if (x->drain_ms < 0) {
-                (void)kill(-x->pid, SIGKILL); /* leftovers of this exec die with it */
+                kill_group(x); /* leftovers of this exec die with it */
                 close_stdin(x);
                 x->drain_ms = now + AGENT_DRAIN_MS;
                 x->drain_hard_ms = now + AGENT_FLUSH_MS;
@@ -436,10 +461,8 @@ static int exec_loop(Exec *x)
                 r = poll(p, PFD_N, poll_timeout(x));
                 if (r < 0 && errno != EINTR)
                         return -errno;
-                if (!x->exited && !x->timed_out && now_ms() >= x->deadline_ms) {
-                        x->timed_out = true;
-                        (void)kill(-x->pid, SIGKILL);
-                }
+                if (!x->exited && now_ms() >= x->deadline_ms)
+                        on_deadline(x);
                 if (r > 0 && (r = poll_dispatch(x, p)) < 0)
                         return r;
         }
@@ -477,7 +500,7 @@ static int exec_report(Exec *x)
 static void exec_abort(Exec *x, int why)
 {
         log_debug("exec: pid %d: aborted: %s", (int)x->pid, strerror(-why));
-        (void)kill(-x->pid, SIGKILL);
+        kill_group(x);
         for (int i = 0; !x->exited && i < 200; i++) {
                 on_exit_ready(x);
                 struct timespec ts = {0, 5 * 1000000};
