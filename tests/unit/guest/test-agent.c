@@ -324,6 +324,55 @@ static void test_caps(void)
         result_free(&r);
 }
 
+static long status_kib(pid_t pid, const char *field)
+{
+        char path[64], *text = NULL;
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        if (read_file(path, 65536, &text, NULL) < 0)
+                return -1;
+        char *p = strstr(text, field);
+        long v = p ? strtol(p + strlen(field) + 1, NULL, 10) : -1;
+        free(text);
+        return v;
+}
+
+/* The largest resident size among the agent's children (the handlers). */
+static long handlers_rss_kib(void)
+{
+        char path[64], *text = NULL;
+        long max = 0;
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/children", agent_pid, agent_pid);
+        if (read_file(path, 65536, &text, NULL) < 0)
+                return -1;
+        for (char *t = strtok(text, " \n"); t; t = strtok(NULL, " \n"))
+                max = MAX(max, status_kib((pid_t)atoi(t), "VmRSS:"));
+        free(text);
+        return max;
+}
+
+static void test_flood_memory(void)
+{
+        /* `yes` floods while the host reads nothing: the handler's memory stays bounded by
+         * its queues (a few hundred KiB) instead of following the flood */
+        _cleanup_close_ int fd = dial();
+        ProtoExec x = {.argv = (const char *[]){"yes", NULL}, .argc = 1, .timeout_ms = 1500};
+        long base = status_kib(getpid(), "VmRSS:");
+        CHECK_EQ_INT(send_exec(fd, &x), 0);
+        long peak = 0;
+        for (int i = 0; i < 50; i++) { /* samples while the flood runs and nobody reads */
+                peak = MAX(peak, handlers_rss_kib());
+                sleep_ms(20);
+        }
+        CHECK(peak > 0);
+        CHECK(peak < base + 16 * 1024);
+        Result r = {0};
+        collect(fd, &r);
+        CHECK(r.got_exit);
+        CHECK_EQ_INT(r.out.len, EXEC_DEFAULT_OUTPUT_CAP);
+        CHECK_EQ_INT(r.exit.flags, EXIT_F_TIMED_OUT | EXIT_F_STDOUT_TRUNC);
+        result_free(&r);
+}
+
 static void test_slow_host(void)
 {
         /* the program writes and exits while the host is not reading: the output queued in
@@ -598,6 +647,7 @@ TEST_MAIN({
         test_timeout();
         test_caps();
         test_slow_host();
+        test_flood_memory();
         test_env_cwd();
         test_exec_failures();
         test_code();
