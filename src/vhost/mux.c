@@ -13,6 +13,7 @@
 #include "shared/util.h"
 #include "sockpath.h"
 #include "vhost-internal.h"
+#include "vhost-fd.h"
 
 void mux_init(Mux *mx)
 {
@@ -88,7 +89,7 @@ void mux_kill(VhostVsock *v, VsockConn *c, bool rst)
         mx->nconns--;
         if (c->fd >= 0) {
                 vhost_epoll_del(v, c->fd);
-                closep(&c->fd);
+                fd_close_reset(&c->fd);
         }
 }
 
@@ -272,7 +273,7 @@ void mux_free(VhostVsock *v)
         while (!list_empty(&mx->all))
                 mux_kill(v, container_of(mx->all.next, VsockConn, all), false);
         mux_reap(mx);
-        closep(&mx->listen_fd);
+        fd_close_reset(&mx->listen_fd);
         free(mx->uds_path);
         mx->uds_path = NULL;
 }

@@ -16,6 +16,7 @@
 #include "shared/log.h"
 #include "shared/util.h"
 #include "vhost-internal.h"
+#include "vhost-fd.h"
 
 #define VHOST_MAX_EVENTS 64
 #define VHOST_WARNS_PER_SEC 10u
@@ -163,8 +164,8 @@ void vhost_vsock_free(VhostVsock *v)
         vu_dev_free(v);
         if (v->vhost_socket)
                 (void)unlink(v->vhost_socket);
-        closep(&v->stop_fd);
-        closep(&v->epfd);
+        fd_close_reset(&v->stop_fd);
+        fd_close_reset(&v->epfd);
         free(v->vhost_socket);
         free(v);
 }

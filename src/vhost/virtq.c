@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "shared/cleanup.h"
+#include "vhost-fd.h"
 
 #define VRING_DESC_F_NEXT 1u
 #define VRING_DESC_F_WRITE 2u
@@ -30,9 +31,9 @@ void virtq_reset(Virtq *q)
 {
         bool saved_valid = q->saved_valid;
         uint16_t saved = q->saved_base;
-        closep(&q->kick_fd);
-        closep(&q->call_fd);
-        closep(&q->err_fd);
+        fd_close_reset(&q->kick_fd);
+        fd_close_reset(&q->call_fd);
+        fd_close_reset(&q->err_fd);
         virtq_init(q);
         q->saved_valid = saved_valid;
         q->saved_base = saved;

@@ -4,6 +4,7 @@
  * every host socket is non-blocking, and what the host cannot take is kept in a buffer
  * no larger than the credit we advertised. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -13,6 +14,7 @@
 
 #include "shared/util.h"
 #include "vhost-internal.h"
+#include "vhost-fd.h"
 
 enum { ACT_KEEP = 0, ACT_KILL = 1, ACT_KILL_RST = 2 };
 
@@ -35,7 +37,7 @@ void conn_free(VsockConn *c)
 {
         if (!c)
                 return;
-        closep(&c->fd);
+        fd_close_reset(&c->fd);
         ringbuf_free(&c->wbuf);
         free(c);
 }
@@ -253,6 +255,11 @@ void conn_guest_connect(VhostVsock *v, const VsockHdr *h)
 
 static void conn_host_eof(VhostVsock *v, VsockConn *c)
 {
+        /* Closed, or only shut for writing? A closed peer (POLLHUP) gets SHUTDOWN(RCV|SEND)
+         * in one packet even when its hang-up event has not been seen yet. */
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        if (poll(&p, 1, 0) == 1 && (p.revents & POLLHUP))
+                c->host_hup = true;
         c->host_readable = false;
         c->local_shut |= VSOCK_SHUTDOWN_SEND | (c->host_hup ? VSOCK_SHUTDOWN_RCV : 0);
         c->pending |= PEND_SHUTDOWN;

@@ -11,6 +11,7 @@
 #include "shared/util.h"
 #include "sockpath.h"
 #include "vhost-internal.h"
+#include "vhost-fd.h"
 
 #define F_PROTOCOL_FEATURES (1ull << 30)
 #define F_VERSION_1 (1ull << 32)
@@ -50,7 +51,7 @@ static void vu_kick_unwatch(VhostVsock *v, Virtq *q)
 {
         if (q->kick_fd >= 0)
                 vhost_epoll_del(v, q->kick_fd);
-        closep(&q->kick_fd);
+        fd_close_reset(&q->kick_fd);
         q->started = false;
 }
 
@@ -74,7 +75,7 @@ static void vu_dev_disconnect(VhostVsock *v)
         if (d->fd < 0)
                 return;
         vhost_epoll_del(v, d->fd);
-        closep(&d->fd);
+        fd_close_reset(&d->fd);
         vu_dev_reset(v);
         if (vhost_epoll_add(v, d->listen_fd, EPOLLIN, &d->ev_listen) < 0)
                 log_error("vhost-vsock: cannot listen for a new front-end");
@@ -203,7 +204,7 @@ static int h_set_vring_kick(VhostVsock *v, VuMsg *m, VuReply *rep)
         if (r >= 0)
                 r = vhost_epoll_add(v, q->kick_fd, EPOLLIN, &v->dev.ev_kick[index]);
         if (r < 0) {
-                closep(&q->kick_fd);
+                fd_close_reset(&q->kick_fd);
                 return r;
         }
         q->started = true;
@@ -214,7 +215,7 @@ static int h_set_vring_kick(VhostVsock *v, VuMsg *m, VuReply *rep)
 
 static int vu_replace_fd(VuMsg *m, int *slot)
 {
-        closep(slot);
+        fd_close_reset(slot);
         *slot = m->nfds ? vu_msg_take_fd(m, 0) : -1;
         return *slot >= 0 ? fd_nonblock(*slot, true) : 0;
 }
@@ -401,6 +402,6 @@ void vu_dev_free(VhostVsock *v)
         for (unsigned i = 0; i < VQ_COUNT; i++)
                 virtq_reset(&d->vq[i]);
         vu_mem_clear(&d->mem);
-        closep(&d->fd);
-        closep(&d->listen_fd);
+        fd_close_reset(&d->fd);
+        fd_close_reset(&d->listen_fd);
 }

@@ -29,7 +29,10 @@ static void test_hdr(void)
         CHECK_EQ_INT(raw[38], 4); /* 262144 = 0x40000 */
         CHECK_EQ_INT(raw[43], 0xde);
         VsockHdr d;
+        memset(&d, 0xff, sizeof(d));
         vsock_hdr_decode(raw, &d);
+        memset((uint8_t *)&d + 44, 0, sizeof(d) - 44); /* tail padding */
+        memset((uint8_t *)&h + 44, 0, sizeof(h) - 44);
         CHECK(memcmp(&d, &h, sizeof(h)) == 0);
         CHECK_STR(vsock_op_name(VSOCK_OP_CREDIT_REQUEST), "CREDIT_REQUEST");
         CHECK_STR(vsock_op_name(99), "UNKNOWN");
