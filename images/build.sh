@@ -15,6 +15,7 @@ TARGET: all (default), kernel, initramfs, or a pack: $(list_packs | paste -sd' '
   --out DIR    where the results are linked (default: build/images in the repository)
   --init PATH  the static emberd-init for the initramfs (default: build/guest/init/emberd-init)
   --force      rebuild the named targets even if cached
+  --prune      afterwards, delete the cached versions of the named targets not used now
 Cache: \${EMBER_CACHE:-\$HOME/.cache/ember}/images (now $IMG_CACHE)
 EOF
 }
@@ -29,7 +30,7 @@ list_packs() {
 
 out=$REPO_DIR/build/images
 init=$REPO_DIR/build/guest/init/emberd-init
-force=0
+force=0 prune=0
 targets=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -38,6 +39,7 @@ while [ $# -gt 0 ]; do
 	--init) init=${2:?--init needs a path}; shift 2 ;;
 	--init=*) init=${1#--init=}; shift ;;
 	--force) force=1; shift ;;
+	--prune) prune=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	-*) usage >&2; die "unknown option: $1" ;;
 	*) targets+=("$1"); shift ;;
@@ -63,6 +65,15 @@ expand_targets() {
 
 declare -A ART=()   # target -> its artifact directory in the cache
 declare -A FORCE=() # targets that --force rebuilds
+CURRENT_TMP=        # the artifact directory being built, removed if we are interrupted
+
+on_signal() {
+	trap - INT TERM
+	[ -z "$CURRENT_TMP" ] || rm -rf --one-file-system -- "$CURRENT_TMP"
+	say images interrupted "nothing half-built was kept"
+	exit 130
+}
+trap on_signal INT TERM
 failed=()
 
 # publish NAME HASH SCRIPT [ARG]... — use the cached artifact, or run SCRIPT TMPDIR ARG...
@@ -78,12 +89,14 @@ publish() {
 	fi
 	t=$(now_ms)
 	tmp=$(mktemp -d "$IMG_CACHE/.tmp.$name-$hash.XXXXXX")
+	CURRENT_TMP=$tmp
 	chmod 0755 "$tmp"
 	export ARTIFACT=$name STEP_LOG_DIR=$IMG_CACHE/logs/$name-$hash
 	rm -rf -- "$STEP_LOG_DIR"
 	mkdir -p -- "$STEP_LOG_DIR"
 	if ! "$@" "$tmp"; then
-		rm -rf -- "$tmp"
+		rm -rf --one-file-system -- "$tmp"
+		CURRENT_TMP=
 		say "$name" FAILED "logs in $STEP_LOG_DIR"
 		failed+=("$name")
 		return 1
@@ -92,6 +105,7 @@ publish() {
 	[ ! -d "$final" ] || mv -T -- "$final" "$tmp.old"
 	mv -T -- "$tmp" "$final"
 	rm -rf -- "$tmp.old"
+	CURRENT_TMP=
 	say "$name" built "$final ($(fmt_s $(($(now_ms) - t))))"
 	ART[$name]=$final
 }
@@ -162,6 +176,18 @@ build_pack() {
 	publish "$name" "$hash" run_pack "$name"
 }
 
+# prune TARGET — delete the target's other cached versions and their logs.
+prune() {
+	local d
+	[ -n "${ART[$1]:-}" ] || return 0
+	for d in "$IMG_CACHE/$1"-*/; do
+		d=${d%/}
+		[ "$d" = "${ART[$1]}" ] && continue
+		rm -rf --one-file-system -- "$d" "$IMG_CACHE/logs/$(basename -- "$d")"
+		say "$1" pruned "$d"
+	done
+}
+
 # files_of TARGET — the names a target contributes to --out.
 files_of() {
 	case $1 in
@@ -197,7 +223,8 @@ main() {
 		flock 9
 	fi
 	# Holding the lock, any temporary directory left is from an interrupted build.
-	rm -rf -- "$IMG_CACHE"/.tmp.*
+	# --one-file-system: never descend into something still mounted there.
+	rm -rf --one-file-system -- "$IMG_CACHE"/.tmp.*
 	deps_ensure "$IMG_CACHE/logs/deps.log"
 	say images start "$(paste -sd' ' - <<<"$want") -> $out"
 	for t in $want; do
@@ -208,6 +235,7 @@ main() {
 		esac
 	done
 	for t in $want; do link_out "$t"; done
+	if [ "$prune" -eq 1 ]; then for t in $want; do prune "$t"; done; fi
 	if [ ${#failed[@]} -gt 0 ]; then
 		say images FAILED "${failed[*]} (in $(fmt_s $(($(now_ms) - EMBER_T0))))"
 		exit 1

@@ -22,9 +22,11 @@ bootstrap() {
 	if [ -f "$recipe/exclude" ]; then read_list "$recipe/exclude"; fi >"$exclude"
 	echo "packages: $include"
 	echo "excluded after extraction: $(paste -sd' ' "$exclude")"
-	# extract: unpack the packages and their dependencies, run no maintainer script.
+	# extract: unpack the packages and their dependencies, run no maintainer script. No
+	# mounts are needed (the hook runs outside the tree), so none can be left behind.
 	read_list "$sources" | mmdebstrap --variant=extract --mode=root --format=directory \
-		--include="$include" --skip=check/signed-by --aptopt='APT::Sandbox::User "root"' \
+		--include="$include" --skip=check/signed-by --skip=chroot/mount \
+		--aptopt='APT::Sandbox::User "root"' \
 		--extract-hook="$(printf '%q "$1" %q %q' "$common/extract-hook.sh" "$out/$pack.manifest" "$exclude")" \
 		bookworm "$root" -
 	rm -f -- "$exclude"
