@@ -58,6 +58,8 @@ finish() {
 		'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin' >"$root/etc/passwd"
 	[ -e "$root/etc/group" ] || printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' >"$root/etc/group"
 	[ -e "$root/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost\n' >"$root/etc/hosts"
+	# Which pack this is (first line) and exactly what went into it.
+	{ echo "$pack"; cat "$out/$pack.manifest"; } >"$root/etc/ember-pack"
 	local d
 	for d in dev proc sys run tmp root; do
 		rm -rf -- "${root:?}/$d"
