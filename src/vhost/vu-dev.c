@@ -278,7 +278,9 @@ static int h_get_config(VhostVsock *v, VuMsg *m, VuReply *rep)
 
 static int h_set_config(VhostVsock *v, VuMsg *m, VuReply *rep)
 {
-        return -EPERM; /* guest_cid is read-only */
+        /* guest_cid is read-only: nack when asked, else ignore (a guest writing config
+         * space must not cost the VM its vsock device) */
+        return (m->hdr.flags & VU_FLAG_NEED_REPLY) ? -EPERM : 0;
 }
 
 static const VuHandler vu_handlers[VU_REQ_MAX] = {
