@@ -368,3 +368,88 @@ int host_read_line(int fd, char *buf, size_t n)
         buf[i] = 0;
         return (int)i;
 }
+
+static uint64_t xorshift(uint64_t *x)
+{
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        return *x;
+}
+
+/* One random descriptor; plausible ones point into guest memory (or just past it). */
+static void garbage_desc(Fake *f, uint16_t i, uint64_t *x, bool plausible)
+{
+        uint64_t d = f->tx.desc + 16u * i;
+        uint64_t r = xorshift(x);
+        uint64_t addr = plausible ? TXDATA + (r % (GMEM - TXDATA + 4096)) : xorshift(x);
+        put64(f, d, addr);
+        put32(f, d + 8, plausible ? (uint32_t)(xorshift(x) % 70000) : (uint32_t)xorshift(x));
+        put16(f, d + 12, (uint16_t)(xorshift(x) & 7));
+        put16(f, d + 14, (uint16_t)(xorshift(x) % (RING_NUM + 2)));
+}
+
+static void garbage_header(Fake *f, uint64_t *x)
+{
+        for (uint64_t a = TXDATA; a < TXDATA + 0x1000; a += 8)
+                put64(f, a, xorshift(x));
+        /* mostly packets that pass the CID check, so the muxer sees random ops */
+        put64(f, TXDATA, xorshift(x) % 4 ? FAKE_CID : xorshift(x));
+        put64(f, TXDATA + 8, xorshift(x) % 4 ? 2 : xorshift(x));
+        put16(f, TXDATA + 28, (uint16_t)(xorshift(x) % 3));
+        put16(f, TXDATA + 30, (uint16_t)(xorshift(x) % 9));
+        put32(f, TXDATA + 24, (uint32_t)(xorshift(x) % 80000));
+}
+
+int fake_tx_garbage(Fake *f, unsigned n, unsigned seed, bool plausible)
+{
+        uint64_t x = 0x9E3779B97F4A7C15ull ^ seed;
+        for (unsigned k = 0; k < n; k++) {
+                garbage_header(f, &x);
+                for (uint16_t i = 0; i < RING_NUM; i++)
+                        garbage_desc(f, i, &x, plausible);
+                uint16_t head = (uint16_t)(xorshift(&x) % RING_NUM);
+                if (plausible) { /* the header itself in the head descriptor */
+                        put64(f, f->tx.desc + 16u * head, TXDATA);
+                        put32(f, f->tx.desc + 16u * head + 8, 40 + (uint32_t)(xorshift(&x) % 200));
+                }
+                avail_publish(f, &f->tx, head);
+                kick(&f->tx);
+                int r = wait_used(f, &f->tx, FAKE_WAIT_MS);
+                f->tx.used_seen = used_idx(f, &f->tx);
+                if (r < 0)
+                        return r;
+                fake_rx_drain(f);
+        }
+        return 0;
+}
+
+void fake_tx_corrupt(Fake *f)
+{
+        f->tx.avail_idx += 1000;
+        __atomic_store_n((uint16_t *)(f->g + f->tx.avail + 2), f->tx.avail_idx, __ATOMIC_RELEASE);
+        kick(&f->tx);
+}
+
+void fake_rx_drain(Fake *f)
+{
+        Pkt p;
+        while (fake_recv(f, &p, 0) == 0)
+                ;
+}
+
+int fake_device_reset(Fake *f)
+{
+        uint32_t base[2];
+        int r = fake_stop_rings(f, base);
+        if (r < 0)
+                return r;
+        fake_rings_reset(f);
+        r = fake_driver_ok(f, 0, 0);
+        if (r < 0)
+                return r;
+        for (uint16_t i = 0; i < RING_NUM; i++)
+                rx_post(f, i);
+        kick(&f->rx);
+        return 0;
+}

@@ -53,6 +53,15 @@ int fake_send(Fake *f, uint16_t op, uint32_t src_port, uint32_t dst_port, uint32
 /* Guest rx: next packet within ms; 0 ok, -ETIMEDOUT. */
 int fake_recv(Fake *f, Pkt *p, int ms);
 
+/* Hostile guest: n tx chains of random descriptors (addresses mostly valid when
+ * plausible) carrying random headers; waits until the backend consumed them all. */
+int fake_tx_garbage(Fake *f, unsigned n, unsigned seed, bool plausible);
+/* Publishes an avail index far ahead of the ring: the ring is corrupt. */
+void fake_tx_corrupt(Fake *f);
+/* Guest driver reset: rings stopped, restarted at 0, rx buffers posted again. */
+int fake_device_reset(Fake *f);
+void fake_rx_drain(Fake *f);
+
 /* Host side helpers */
 int host_connect(const char *path);           /* blocking, 5 s receive timeout */
 int host_read_line(int fd, char *buf, size_t n); /* up to '\n'; bytes or 0 on EOF */

@@ -249,6 +249,28 @@ static void test_hostile_packets(void)
         close(fd);
 }
 
+static void test_hostile_rings(void)
+{
+        /* random descriptors and headers: bad chains are skipped, odd packets dropped or
+         * answered, and the backend keeps consuming (each round waits for it) */
+        CHECK_EQ_INT(fake_tx_garbage(&F, 300, 1, true), 0);
+        CHECK_EQ_INT(fake_tx_garbage(&F, 100, 2, false), 0);
+        fake_rx_drain(&F);
+        probe(102);
+        /* an avail index 1000 entries ahead: the ring is corrupt and stops being served,
+         * until the driver resets the device */
+        fake_tx_corrupt(&F);
+        usleep(100000);
+        CHECK_EQ_INT(fake_device_reset(&F), 0);
+        probe(103);
+        uint32_t hp;
+        int fd = open_conn(1234, &hp);
+        close(fd);
+        Pkt p;
+        expect_op(VSOCK_OP_SHUTDOWN, hp, 1234, &p);
+        CHECK_EQ_INT(fake_send(&F, VSOCK_OP_RST, 1234, hp, 0, NULL, 0), 0);
+}
+
 static void test_credit_host_to_guest(void)
 {
         static char big[20000], got[20000];
@@ -433,6 +455,7 @@ static void run(void)
         test_bad_commands();
         test_guest_connect();
         test_hostile_packets();
+        test_hostile_rings();
         test_credit_host_to_guest();
         test_credit_guest_to_host();
         test_stop_cont();
