@@ -53,7 +53,7 @@ expand_targets() {
 	packs=$(list_packs)
 	for t in "${targets[@]}"; do
 		case $t in
-		all) want+=(kernel initramfs $packs) ;;
+		all) want+=(kernel initramfs); mapfile -t -O "${#want[@]}" want <<<"$packs" ;;
 		kernel | initramfs) want+=("$t") ;;
 		*) grep -qxF -- "$t" <<<"$packs" || { usage >&2; die "unknown target: $t"; }; want+=("$t") ;;
 		esac
@@ -240,7 +240,7 @@ main() {
 		say images FAILED "${failed[*]} (in $(fmt_s $(($(now_ms) - EMBER_T0))))"
 		exit 1
 	fi
-	say images done "$(cd "$out" && ls | paste -sd' ' -)"
+	say images "done" "$(cd "$out" && ls | paste -sd' ' -)"
 }
 
 main

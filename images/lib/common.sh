@@ -4,6 +4,7 @@
 # Layout: $IMG_CACHE/<artifact>-<hash>/ (complete artifacts, published by rename),
 #         $IMG_CACHE/logs/<artifact>-<hash>/<step>.log, $IMG_CACHE/debs/ (downloaded .debs).
 
+# shellcheck disable=SC2034 # REPO_DIR, DEB_CACHE: used by the scripts that source this
 IMAGES_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 REPO_DIR=$(dirname -- "$IMAGES_DIR")
 : "${EMBER_CACHE:=${HOME:-/root}/.cache/ember}"
