@@ -126,12 +126,36 @@ void mux_set_deadline(Mux *mx, VsockConn *c, int64_t deadline)
                 mx->timer_next = deadline;
 }
 
+static void mux_on_listen(VhostVsock *v, EvSrc *s, uint32_t events);
+
+/* Out of fds: a level-triggered listener would wake us forever, so it rests a while. */
+static void mux_listen_pause(VhostVsock *v)
+{
+        Mux *mx = &v->mux;
+        vhost_epoll_del(v, mx->listen_fd);
+        mx->listen_resume = now_ms() + VSOCK_ACCEPT_PAUSE_MS;
+        if (!mx->timer_next || mx->listen_resume < mx->timer_next)
+                mx->timer_next = mx->listen_resume;
+}
+
+static int64_t mux_listen_resume(VhostVsock *v, int64_t now)
+{
+        Mux *mx = &v->mux;
+        if (!mx->listen_resume || now < mx->listen_resume)
+                return mx->listen_resume;
+        mx->listen_resume = 0;
+        if (vhost_epoll_add(v, mx->listen_fd, EPOLLIN, &mx->ev_listen) < 0)
+                mux_listen_pause(v);
+        return mx->listen_resume;
+}
+
 void mux_timers(VhostVsock *v)
 {
         Mux *mx = &v->mux;
-        int64_t now = now_ms(), next = 0;
+        int64_t now = now_ms();
         if (!mx->timer_next || now < mx->timer_next)
                 return;
+        int64_t next = mux_listen_resume(v, now);
         for (ListNode *n = mx->all.next, *nn; n != &mx->all; n = nn) {
                 nn = n->next;
                 VsockConn *c = container_of(n, VsockConn, all);
@@ -243,8 +267,10 @@ static void mux_on_listen(VhostVsock *v, EvSrc *s, uint32_t events)
         for (unsigned i = 0; i < VSOCK_ACCEPTS_PER_WAKEUP; i++) {
                 int fd = accept4(v->mux.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd < 0) {
-                        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                                vhost_warn(v, "vsock: accept on uds_path: %s", strerror(errno));
+                        if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+                                return;
+                        vhost_warn(v, "accept on uds_path: %s; pausing", strerror(errno));
+                        mux_listen_pause(v);
                         return;
                 }
                 mux_accept_one(v, fd);
@@ -322,12 +348,12 @@ void mux_guest_pkt(VhostVsock *v, const VsockHdr *h, const VirtqChain *ch)
         VsockConn *c;
         switch (vsock_pkt_check(h, v->guest_cid, ch->read_len - VSOCK_HDR_SIZE)) {
         case PKT_DROP:
-                vhost_warn(v, "vsock: dropped %s from cid %llu to cid %llu",
+                vhost_warn(v, "dropped %s from cid %llu to cid %llu",
                            vsock_op_name(h->op), (unsigned long long)h->src_cid,
                            (unsigned long long)h->dst_cid);
                 return;
         case PKT_RST:
-                vhost_warn(v, "vsock: malformed %s (type %u, len %u): RST",
+                vhost_warn(v, "malformed %s (type %u, len %u): RST",
                            vsock_op_name(h->op), h->type, h->len);
                 c = mux_lookup(mx, h->dst_port, h->src_port);
                 if (c)

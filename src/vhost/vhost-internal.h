@@ -100,6 +100,7 @@ typedef struct Mux {
         RstKey rst[VSOCK_RST_QUEUE];
         unsigned rst_head, rst_len;
         int64_t timer_next; /* earliest deadline, 0 = none */
+        int64_t listen_resume; /* listener paused (out of fds) until then, 0 = active */
 } Mux;
 
 struct VhostVsock {

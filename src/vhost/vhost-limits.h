@@ -28,5 +28,6 @@
 #define VSOCK_CONNECT_TIMEOUT_MS 100       /* connect() to <uds_path>_<port> */
 #define VSOCK_RST_QUEUE 2048u              /* RSTs waiting for an rx buffer */
 #define VSOCK_ACCEPTS_PER_WAKEUP 64u
+#define VSOCK_ACCEPT_PAUSE_MS 100          /* listener rest after EMFILE & co. */
 #define VSOCK_HOST_PORT_FIRST (1u << 30)   /* Firecracker's host-side port range */
 #define VSOCK_HOST_PORT_END (1u << 31)

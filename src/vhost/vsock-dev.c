@@ -2,13 +2,12 @@
  * and handed to the muxer, rx (us -> guest) buffers are filled from it. Each ring gets a
  * bounded number of chains per round, so one busy guest or connection cannot starve the
  * vhost-user socket; no chain is ever held across rounds (used index == consumed index). */
-#include "shared/log.h"
 #include "vhost-internal.h"
 
-static void vsock_dev_ring_error(VhostVsock *v, Virtq *q, const char *name)
+static void vsock_dev_ring_error(VhostVsock *v, const char *name)
 {
-        log_error("vhost-vsock: %s ring corrupt (avail index or head out of range); "
-                  "stopped until the driver resets it", name);
+        vhost_warn(v, "%s ring corrupt (avail index or head out of range); "
+                      "stopped until the driver resets the device", name);
 }
 
 /* Returns true if the budget ran out with chains left. */
@@ -20,7 +19,7 @@ static bool vsock_dev_tx(VhostVsock *v)
         for (i = 0; i < VQ_BUDGET; i++) {
                 int r = virtq_pop(q, &v->dev.mem, &ch);
                 if (r < 0)
-                        vsock_dev_ring_error(v, q, "tx");
+                        vsock_dev_ring_error(v, "tx");
                 if (r <= 0)
                         break;
                 uint8_t raw[VSOCK_HDR_SIZE];
@@ -29,7 +28,7 @@ static bool vsock_dev_tx(VhostVsock *v)
                         vsock_hdr_decode(raw, &h);
                         mux_guest_pkt(v, &h, &ch);
                 } else {
-                        vhost_warn(v, "vsock: tx chain shorter than a header: dropped");
+                        vhost_warn(v, "tx chain shorter than a header: dropped");
                 }
                 virtq_push(q, ch.head, 0);
         }
@@ -45,11 +44,11 @@ static bool vsock_dev_rx(VhostVsock *v)
         for (i = 0; i < VQ_BUDGET && mux_has_rx(&v->mux); i++) {
                 int r = virtq_pop(q, &v->dev.mem, &ch);
                 if (r < 0)
-                        vsock_dev_ring_error(v, q, "rx");
+                        vsock_dev_ring_error(v, "rx");
                 if (r <= 0)
                         break; /* no buffers: the driver kicks when it adds some */
                 if (ch.write_len < VSOCK_HDR_SIZE) {
-                        vhost_warn(v, "vsock: rx buffer shorter than a header: skipped");
+                        vhost_warn(v, "rx buffer shorter than a header: skipped");
                         virtq_push(q, ch.head, 0);
                         continue;
                 }

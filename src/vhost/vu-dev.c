@@ -158,8 +158,8 @@ static int h_set_vring_base(VhostVsock *v, VuMsg *m, VuReply *rep)
                 return -EINVAL;
         uint16_t base = (uint16_t)m->p.state.num;
         if (q->saved_valid && q->saved_base != base) {
-                log_info("vhost-vsock: ring %u restarts at %u (stopped at %u): device reset",
-                         m->p.state.index, base, q->saved_base);
+                vhost_warn(v, "ring %u restarts at %u (stopped at %u): device reset",
+                           m->p.state.index, base, q->saved_base);
                 mux_reset(v);
                 for (unsigned i = 0; i < VQ_COUNT; i++)
                         v->dev.vq[i].saved_valid = false;
