@@ -21,7 +21,7 @@ run_meson() { # build-dir label
 
 run_pytest() { # dir label build
         echo "== $2 tests (build: $3)"
-        EMBER_BUILD="$3" python3 -m pytest -q -rs -p no:cacheprovider \
+        EMBER_BUILD="$3" /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider \
                 --junitxml="$RESULTS/pytest-$2.xml" "$1"
 }
 
@@ -35,7 +35,7 @@ for t in "${tiers[@]}"; do
         esac
 done
 
-python3 scripts/summarize.py "$RESULTS"
+/usr/bin/python3 scripts/summarize.py "$RESULTS"
 rc=$?
 rm -rf "$RESULTS"
 exit $rc
