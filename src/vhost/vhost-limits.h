@@ -25,7 +25,6 @@
 #define VSOCK_CMD_TIMEOUT_MS 2000          /* whole CONNECT line must arrive within */
 #define VSOCK_REQUEST_TIMEOUT_MS 2000      /* guest must answer a REQUEST within */
 #define VSOCK_SHUTDOWN_TIMEOUT_MS 2000     /* drain after a shutdown, then RST */
-#define VSOCK_CONNECT_TIMEOUT_MS 100       /* connect() to <uds_path>_<port> */
 #define VSOCK_RST_QUEUE 2048u              /* RSTs waiting for an rx buffer */
 #define VSOCK_ACCEPTS_PER_WAKEUP 64u
 #define VSOCK_ACCEPT_PAUSE_MS 100          /* listener rest after EMFILE & co. */

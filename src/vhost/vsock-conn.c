@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/un.h>
 
 #include "shared/util.h"
@@ -205,24 +204,19 @@ void conn_guest_pkt(VhostVsock *v, VsockConn *c, const VsockHdr *h, const VirtqC
         mux_rx_want(&v->mux, c);
 }
 
+/* Non-blocking: an AF_UNIX connect completes at once or fails (EAGAIN = backlog full),
+ * so a guest cannot make us wait on a slow host listener; any failure is an RST. */
 static int conn_dial(const char *base, uint32_t port, int *ret_fd)
 {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", base, port);
         if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
                 return -ENAMETOOLONG;
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
-                return -errno;
-        /* A full backlog would block connect(); AF_UNIX bounds it by SO_SNDTIMEO. */
-        struct timeval tv = {.tv_usec = VSOCK_CONNECT_TIMEOUT_MS * 1000};
-        if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
                 return -errno;
         if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
                 return -errno;
-        int r = fd_nonblock(fd, true);
-        if (r < 0)
-                return r;
         *ret_fd = TAKE_FD(fd);
         return 0;
 }
