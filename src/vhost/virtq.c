@@ -157,8 +157,11 @@ void virtq_signal(Virtq *q)
         if (q->unsignalled == 0 || !q->avail)
                 return;
         q->unsignalled = 0;
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if ((ld16(q->avail) & VRING_AVAIL_F_NO_INTERRUPT) || q->call_fd < 0)
+        /* used.idx store -> avail.flags load needs a full barrier: a seq_cst store then a
+         * seq_cst load (not a fence, which -fsanitize=thread rejects) */
+        __atomic_store_n((uint16_t *)(q->used + 2), htole16(q->used_idx), __ATOMIC_SEQ_CST);
+        uint16_t flags = le16toh(__atomic_load_n((uint16_t *)q->avail, __ATOMIC_SEQ_CST));
+        if ((flags & VRING_AVAIL_F_NO_INTERRUPT) || q->call_fd < 0)
                 return;
         uint64_t one = 1;
         ssize_t n = write(q->call_fd, &one, sizeof(one));
