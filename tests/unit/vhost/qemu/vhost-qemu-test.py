@@ -9,10 +9,12 @@ throughput, 100+ concurrent connections, guest -> host via <uds_path>_<port>, re
 ports, QMP stop/cont, vsock unplug/replug with a new front-end connection, and a clean
 exit of QEMU and the backend. Prints figures (never asserts on time).
 Exit 77 (skip) when qemu, the kernel, its modules or the guest init are missing.
-Kernel: $EMBER_KERNEL (default <source>/build/images/vmlinux); modules: $EMBER_MODULES
-(a directory searched recursively for the .ko files; default <source>/build/images/).
+Kernel: $EMBER_KERNEL (default <source>/build/images/vmlinux). Modules, which must match
+it: $EMBER_MODULES (a directory searched recursively for the .ko files), by default
+modules/ beside the kernel, else the .ko files inside initramfs.img beside it.
 """
 import argparse
+import gzip
 import json
 import os
 import shutil
@@ -49,14 +51,65 @@ def skip(why):
     sys.exit(SKIP)
 
 
-def find_modules(root):
+def find_modules_dir(root):
+    """name -> bytes of the wanted .ko files under root (recursive)."""
     found = {}
     for dirpath, _, files in os.walk(root):
         for f in files:
             if f.endswith(".ko") and f[:-3] in MODULES and f[:-3] not in found:
-                found[f[:-3]] = os.path.join(dirpath, f)
-    missing = [m for m in MODULES if m not in found]
-    return found, missing
+                with open(os.path.join(dirpath, f), "rb") as fh:
+                    found[f[:-3]] = fh.read()
+    return found
+
+
+def cpio_files(data):
+    """name -> bytes of the regular files in a newc cpio archive."""
+    out, off = {}, 0
+    while off + 110 <= len(data) and data[off:off + 6] == b"070701":
+        f = [int(data[off + 6 + 8 * i:off + 14 + 8 * i], 16) for i in range(13)]
+        filesize, namesize = f[6], f[11]
+        name = data[off + 110:off + 110 + namesize - 1].decode(errors="replace")
+        off = (off + 110 + namesize + 3) & ~3
+        if name == "TRAILER!!!":
+            break
+        out[name] = data[off:off + filesize]
+        off = (off + filesize + 3) & ~3
+    return out
+
+
+def find_modules_initramfs(path):
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    found = {}
+    for name, body in cpio_files(data).items():
+        base = os.path.basename(name)
+        if base.endswith(".ko") and base[:-3] in MODULES:
+            found.setdefault(base[:-3], body)
+    return found
+
+
+def find_modules(kernel):
+    """Modules matching the kernel: $EMBER_MODULES, else modules/ beside the kernel (the
+    images cache layout), else the .ko files inside initramfs.img beside it (build/images)."""
+    here = os.path.dirname(os.path.abspath(kernel))
+    env = os.environ.get("EMBER_MODULES")
+    candidates = [("dir", env)] if env else [
+        ("dir", os.path.join(here, "modules")), ("initramfs", os.path.join(here, "initramfs.img"))]
+    for kind, where in candidates:
+        if kind == "dir" and os.path.isdir(where):
+            found = find_modules_dir(where)
+        elif kind == "initramfs" and os.path.isfile(where):
+            found = find_modules_initramfs(where)
+        else:
+            continue
+        missing = [m for m in MODULES if m not in found]
+        if not missing:
+            return found, where, []
+        if env:
+            return found, where, missing
+    return {}, " or ".join(w for _, w in candidates), MODULES
 
 
 def cpio_newc(entries):
@@ -82,7 +135,7 @@ def build_initramfs(path, init_bin, modules):
                ("proc", 0o40755, None, (0, 0)), ("modules", 0o40755, None, (0, 0)),
                ("init", 0o100755, open(init_bin, "rb").read(), (0, 0))]
     for m in MODULES:
-        entries.append(("modules/%s.ko" % m, 0o100644, open(modules[m], "rb").read(), (0, 0)))
+        entries.append(("modules/%s.ko" % m, 0o100644, modules[m], (0, 0)))
     with open(path, "wb") as f:
         f.write(cpio_newc(entries))
 
@@ -462,16 +515,14 @@ def main():
     args = ap.parse_args()
     images = os.path.join(args.source_root, "build", "images")
     kernel = os.environ.get("EMBER_KERNEL") or os.path.join(images, "vmlinux")
-    moddir = os.environ.get("EMBER_MODULES") or images
     if not shutil.which("qemu-system-x86_64"):
         skip("qemu-system-x86_64 not found")
     if not os.path.isfile(kernel):
-        skip("no kernel at %s (set EMBER_KERNEL)" % kernel)
-    if not os.path.isdir(moddir):
-        skip("no module directory %s (set EMBER_MODULES)" % moddir)
-    modules, missing = find_modules(moddir)
+        skip("no kernel at %s (set EMBER_KERNEL, or run images/build.sh kernel)" % kernel)
+    modules, where, missing = find_modules(kernel)
     if missing:
-        skip("modules missing under %s: %s" % (moddir, ", ".join(missing)))
+        skip("modules missing in %s: %s (set EMBER_MODULES)" % (where, ", ".join(missing)))
+    print("kernel %s, modules from %s" % (kernel, where), flush=True)
     if not os.path.isfile(args.init):
         skip("guest init %s not built (musl-gcc missing?)" % args.init)
     run(args, kernel, modules)
