@@ -619,8 +619,17 @@ static char *next_to_self(const char *name)
         char *slash = strrchr(exe, '/');
         if (slash)
                 *slash = 0;
-        char *r = NULL;
-        return asprintf(&r, "%s/%s", exe, name) < 0 ? NULL : r;
+        /* installed side by side, or the build tree (build/src/daemon -> build/src/compat) */
+        const char *dirs[] = {"", "/../compat"};
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                char *r = NULL;
+                if (asprintf(&r, "%s%s/%s", exe, dirs[i], name) < 0)
+                        return NULL;
+                if (access(r, X_OK) == 0 || i + 1 == ELEMENTSOF(dirs))
+                        return r;
+                free(r);
+        }
+        return NULL;
 }
 
 static int finish_listen(Config *c, Err *e)
