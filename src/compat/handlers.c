@@ -90,6 +90,11 @@ int handle_put_serial(Vmm *vm, const char *path_id, void *body, Reply *r, Err *e
         return model_set_serial(&vm->model, body, e);
 }
 
+int handle_delete_device(Vmm *vm, const char *path_id, void *body, Reply *r, Err *e)
+{
+        return err_set(e, ENOTSUP, "PCI is not enabled"); /* no --enable-pci here */
+}
+
 /* Each action's boot phase (rpc_interface.rs) and what it runs. */
 static const struct {
         unsigned phase;

@@ -20,6 +20,7 @@ int handle_put_logger(Vmm *vm, const char *path_id, void *body, Reply *r, Err *e
 int handle_put_metrics(Vmm *vm, const char *path_id, void *body, Reply *r, Err *e);
 int handle_put_entropy(Vmm *vm, const char *path_id, void *body, Reply *r, Err *e);
 int handle_put_serial(Vmm *vm, const char *path_id, void *body, Reply *r, Err *e);
+int handle_delete_device(Vmm *vm, const char *path_id, void *body, Reply *r, Err *e);
 int handle_put_actions(Vmm *vm, const char *path_id, void *body, Reply *r, Err *e);
 
 /* Parse-stage check of PATCH /machine-config: an update with no field is "Empty PATCH request." */

@@ -22,7 +22,7 @@ typedef struct Route {
         bool body;        /* rows match requests with (PUT/PATCH) or without (GET) a body */
         const Schema *schema;
         unsigned flags;
-        unsigned id_field;         /* ROUTE_PATH_ID: the body field that must equal the path id */
+        unsigned id_field;         /* ROUTE_PATH_ID + schema: the body field equal to the path id */
         unsigned deprecated_field; /* ROUTE_DEPRECATION */
         int (*check)(const void *body, Err *e);
         HandlerFn handle;
@@ -56,6 +56,11 @@ static const Route routes[] = {
          .handle = handle_put_vsock},
         {"PUT", "entropy", .body = true, .schema = &model_entropy_schema, .flags = ROUTE_PRE_BOOT,
          .handle = handle_put_entropy},
+        /* hot-unplug: after boot only, and it needs --enable-pci */
+        {"DELETE", "drives", .flags = ROUTE_POST_BOOT | ROUTE_PATH_ID, .handle = handle_delete_device},
+        {"DELETE", "pmem", .flags = ROUTE_POST_BOOT | ROUTE_PATH_ID, .handle = handle_delete_device},
+        {"DELETE", "network-interfaces", .flags = ROUTE_POST_BOOT | ROUTE_PATH_ID,
+         .handle = handle_delete_device},
         {"PATCH", "machine-config", .body = true, .schema = &model_machine_config_update_schema,
          .flags = ROUTE_PRE_BOOT | ROUTE_DEPRECATION, .deprecated_field = MC_CPU_TEMPLATE,
          .check = handle_check_patch_not_empty, .handle = handle_patch_machine_config},
@@ -189,7 +194,7 @@ static void run_route(Vmm *vm, const Route *rt, const char *id, const char *body
                 ret = check_id(id, &e);
         if (ret >= 0 && rt->schema)
                 ret = decode(rt, body, len, &obj, &e);
-        if (ret >= 0 && (rt->flags & ROUTE_PATH_ID))
+        if (ret >= 0 && (rt->flags & ROUTE_PATH_ID) && rt->schema)
                 ret = match_id(rt, obj, id, &e);
         if (ret >= 0 && rt->check)
                 ret = rt->check(obj, &e);

@@ -1,11 +1,13 @@
 /* test-compat-live-boot.c — ember-vmm --engine process with the real emberd-init: configure
  * over the API, InstanceStart, CONNECT 52 -> "OK 1073741824", PING -> PONG, a refused port,
  * SendCtrlAltDel -> ember-vmm exits 0, and nothing left behind (guest processes, loop
- * devices, mounts). Once with ember.root=none, once with a squashfs root on a loop device.
+ * devices, mounts). Once with ember.root=none, once with a squashfs root on a loop device,
+ * and once more killing ember-vmm instead: its guest and loop device must go with it.
  * Skips (77) without root or without a built emberd-init. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,7 +166,8 @@ static void talk(const Live *l)
         close(h3);
 }
 
-static void boot(const char *name, bool with_squashfs)
+/* how = 0: SendCtrlAltDel (exit 0); how = SIGKILL: ember-vmm killed, the guest must follow */
+static void boot(const char *name, bool with_squashfs, int how)
 {
         Live l;
         char token[64], args[512], sqfs[160], log[8192];
@@ -188,9 +191,14 @@ static void boot(const char *name, bool with_squashfs)
         if (with_squashfs)
                 CHECK_EQ_INT(loops_with(sqfs), 1);
         talk(&l);
-        put(&l, "/actions", "{\"action_type\": \"SendCtrlAltDel\"}");
-        int st = live_wait_exit(&l, LIVE_WAIT_MS);
-        CHECK_EQ_INT(st, 0); /* the guest's end ends ember-vmm with 0, like a guest reboot */
+        if (how == SIGKILL) {
+                CHECK(kill(l.pid, SIGKILL) == 0);
+                CHECK_EQ_INT(live_wait_exit(&l, LIVE_WAIT_MS), 128 + SIGKILL);
+        } else {
+                put(&l, "/actions", "{\"action_type\": \"SendCtrlAltDel\"}");
+                /* the guest's end ends ember-vmm with 0, like a guest reboot */
+                CHECK_EQ_INT(live_wait_exit(&l, LIVE_WAIT_MS), 0);
+        }
         CHECK(WAIT_UNTIL(!token_alive(token)));
         if (with_squashfs)
                 CHECK(WAIT_UNTIL(loops_with(sqfs) == 0)); /* autoclear took the loop device */
@@ -214,8 +222,9 @@ int main(void)
                        init_bin ? init_bin : "unset");
                 return 77;
         }
-        boot("compat-boot-none", false);
-        boot("compat-boot-sqfs", true);
+        boot("compat-boot-none", false, 0);
+        boot("compat-boot-sqfs", true, 0);
+        boot("compat-boot-kill", true, SIGKILL); /* PR_SET_PDEATHSIG + autoclear */
         printf("%s: %d checks, %d failed\n", __FILE__, test_checks, test_failed);
         return test_failed ? 1 : 0;
 }

@@ -187,7 +187,11 @@ static int next_guest(Rig *rig)
 static void expect_refused(Rig *rig, const char *line)
 {
         char ans[64];
-        int fd = host_connect(rig, line);
+        int fd = -1;
+        CHECK(unix_connect(rig->path, &fd) == 0);
+        /* the muxer may close before the line is written (not started): EPIPE is fine */
+        if (line)
+                (void)fd_write_all(fd, line, strlen(line), -1);
         read_answer(fd, ans, sizeof(ans));
         CHECK_STR(ans, "");
         close(fd);

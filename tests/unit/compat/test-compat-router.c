@@ -87,7 +87,10 @@ static const Case pre_boot[] = {
         {"PATCH", "/machine-config", NULL, 400, "Empty PATCH request.", -1},
         {"PATCH", "/vm", "{}", 400, "Invalid request method and/or path: PATCH vm.", -1},
         {"DELETE", "/drives/a", "{}", 400, "Empty Delete request.", -1},
-        {"DELETE", "/drives/a", NULL, 400, "Invalid request method and/or path: DELETE drives.", -1},
+        {"DELETE", "/drives/a", NULL, 400, BEFORE, -1},
+        {"DELETE", "/drives", NULL, 400, "The ID cannot be empty.", -1},
+        {"DELETE", "/network-interfaces/a-b", NULL, 400, "API Resource IDs can only contain", -1},
+        {"DELETE", "/balloon", NULL, 400, "Invalid request method and/or path: DELETE balloon.", -1},
         {"POST", "/actions", "{}", 400, "\"error\": \"Invalid HTTP Method: Unsupported HTTP method.\n", -1},
         /* PUT /machine-config */
         {"PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 256}", 204, NULL, 0},
@@ -290,6 +293,8 @@ static const Case post_boot[] = {
         {"PUT", "/actions", "{\"action_type\": \"InstanceStart\"}", 400, AFTER, -1},
         {"PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}", 204, NULL, -1},
         {"PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", 204, NULL, -1},
+        {"DELETE", "/drives/rootfs", NULL, 400, "PCI is not enabled", -1},
+        {"DELETE", "/pmem/p0", NULL, 400, "PCI is not enabled", -1},
         {"GET", "/", "{}", 400, "GET request cannot have a body.", -1},
 };
 
