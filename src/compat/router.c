@@ -91,6 +91,19 @@ int router_check_phase(const Model *m, unsigned flags, const char *post_boot_fau
         return 0;
 }
 
+bool router_route_info(size_t i, const char **method, const char **path, const char **sub,
+                       const Schema **schema, unsigned *flags)
+{
+        if (i >= ELEMENTSOF(routes))
+                return false;
+        *method = routes[i].method;
+        *path = routes[i].path;
+        *sub = routes[i].sub;
+        *schema = routes[i].schema;
+        *flags = routes[i].flags;
+        return true;
+}
+
 /* ---- dispatch ---- */
 
 /* Rust: uri.trim_start_matches('/').split_terminator('/'): a trailing '/' adds no token. */

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "../shared/err.h"
+#include "fields.h"
 #include "reply.h"
 
 typedef struct Vmm Vmm;
@@ -21,6 +22,10 @@ enum {
 
 void router_handle(Vmm *vm, const char *method, const char *url, const char *body, size_t len,
                    bool has_body, Reply *ret);
+
+/* Row i of the route table (false past the end), for the spec check in tests. */
+bool router_route_info(size_t i, const char **method, const char **path, const char **sub,
+                       const Schema **schema, unsigned *flags);
 
 /* The pre/post-boot rule of rpc_interface.rs; post_boot_fault overrides the default text. */
 int router_check_phase(const Model *m, unsigned flags, const char *post_boot_fault, Err *e);
