@@ -37,26 +37,6 @@ json_t *sandboxes_json(const SandboxInfo *si)
                          (json_int_t)si->boot_ms, "ready_ms", (json_int_t)si->ready_ms);
 }
 
-static bool pack_known(const Settings *s, const char *name)
-{
-        for (size_t i = 0; i < s->n_packs; i++)
-                if (strcmp(s->packs[i].name, name) == 0)
-                        return true;
-        return false;
-}
-
-static int unknown_pack(const Settings *s, const char *name, Err *e)
-{
-        char known[512] = "";
-        size_t len = 0;
-        for (size_t i = 0; i < s->n_packs && len < sizeof(known); i++)
-                len += (size_t)snprintf(known + len, sizeof(known) - len, "%s%s", i ? ", " : "",
-                                        s->packs[i].name);
-        return err_setc(e, EINVAL, "unknown_language_pack",
-                        "unknown language pack \"%.63s\"; known packs: %s", name,
-                        s->n_packs ? known : "(none)");
-}
-
 int handle_create_sandbox(Api *api, const Request *req, Response *resp, Err *e)
 {
         _cleanup_json_ json_t *root = NULL;
@@ -67,8 +47,6 @@ int handle_create_sandbox(Api *api, const Request *req, Response *resp, Err *e)
         r = request_decode_create(root, api->settings, &cr, e);
         if (r < 0)
                 return r;
-        if (!pack_known(api->settings, cr.language_pack))
-                return unknown_pack(api->settings, cr.language_pack, e);
         SandboxSpec spec = {
                 .language_pack = cr.language_pack,
                 .vcpus = cr.vcpus,

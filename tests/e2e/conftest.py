@@ -49,11 +49,4 @@ def nothing_left_behind(request):
     yield
     if "ember" not in request.fixturenames:
         return
-    e = request.getfixturevalue("ember")
-    r = e.client.request("GET", "/sandboxes")
-    stale = [s["id"] for s in r.json["sandboxes"]] if r.status == 200 else []
-    for sid in stale:
-        e.client.delete(sid)
-    left = ec.wait_clean(e, timeout=15)
-    assert not stale, f"test left sandboxes: {stale}"
-    assert not left, f"test left: {left}"
+    ec.assert_nothing_left(request.getfixturevalue("ember"), timeout=15)

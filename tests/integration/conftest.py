@@ -28,15 +28,7 @@ def nothing_left_behind(request):
     yield
     if "ember" not in request.fixturenames:
         return
-    e = request.getfixturevalue("ember")
-    # sandboxes a failing test did not delete are removed, then counted as a leak
-    r = e.client.request("GET", "/sandboxes")
-    stale = [s["id"] for s in r.json["sandboxes"]] if r.status == 200 else []
-    for sid in stale:
-        e.client.delete(sid)
-    left = ec.wait_clean(e)
-    assert not stale, f"test left sandboxes: {stale}"
-    assert not left, f"test left: {left}"
+    ec.assert_nothing_left(request.getfixturevalue("ember"))
 
 
 @pytest.fixture

@@ -189,3 +189,15 @@ def wait_clean(ember, timeout=5.0):
         if not left or time.time() > deadline:
             return left
         time.sleep(0.05)
+
+
+def assert_nothing_left(ember, timeout=5.0):
+    """After a test: sandboxes it did not delete are removed (and reported), then nothing
+    of emberd's may remain."""
+    r = ember.client.request("GET", "/sandboxes")
+    stale = [s["id"] for s in r.json["sandboxes"]] if r.status == 200 else []
+    for sid in stale:
+        ember.client.delete(sid)
+    left = wait_clean(ember, timeout)
+    assert not stale, f"test left sandboxes: {stale}"
+    assert not left, f"test left: {left}"

@@ -65,6 +65,19 @@ int manager_create(Manager *m, const SandboxSpec *spec, SandboxInfo *ret, Err *e
         while (spec->env && spec->env[fake_last_spec_n_env])
                 fake_last_spec_n_env++;
         int r = 0;
+        char known[256] = ""; /* like the real manager, which owns this check */
+        bool found = false;
+        for (size_t i = 0, o = 0; i < m->s->n_packs && o < sizeof(known); i++) {
+                found = found || strcmp(m->s->packs[i].name, spec->language_pack) == 0;
+                o += (size_t)snprintf(known + o, sizeof(known) - o, "%s%s", i ? ", " : "",
+                                      m->s->packs[i].name);
+        }
+        if (!found) {
+                pthread_mutex_unlock(&mu);
+                return err_setc(e, EINVAL, "unknown_language_pack",
+                                "unknown language pack '%s'; known packs: %s", spec->language_pack,
+                                known);
+        }
         if (fake_create_errno)
                 r = err_setc(e, fake_create_errno, fake_create_code, "fake create failure");
         else if (m->n >= FAKE_MAX || m->n >= m->s->max_sandboxes)
