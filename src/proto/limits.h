@@ -15,6 +15,8 @@
 #define EXEC_DEFAULT_TIMEOUT_MS 30000u
 #define EXEC_MAX_TIMEOUT_MS (3600u * 1000)
 #define EXEC_MAX_STDIN (16u * 1024 * 1024)
+#define EXEC_MAX_MEMORY_LIMIT_MIB (1024u * 1024) /* per-exec memory.max (1 TiB) */
+#define EXEC_MAX_PIDS_LIMIT (4u * 1024 * 1024)   /* per-exec pids.max (PID_MAX_LIMIT) */
 /* Host waits this long past timeout_ms for the agent's EXIT before giving up on it. */
 #define EXEC_AGENT_GRACE_MS 5000u
 

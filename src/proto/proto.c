@@ -170,6 +170,11 @@ int proto_exec_encode(const ProtoExec *x, uint8_t **ret, size_t *ret_len)
                 r = tlv_put(&t, EXEC_TAG_CODE, x->code, x->code_len);
         if (r >= 0 && x->code && x->code_name)
                 r = tlv_put_str(&t, EXEC_TAG_CODE_NAME, x->code_name);
+        /* only when set: an agent without limits support still runs unlimited execs */
+        if (r >= 0 && x->memory_limit_mib)
+                r = tlv_put_u32(&t, EXEC_TAG_MEMORY_LIMIT_MIB, x->memory_limit_mib);
+        if (r >= 0 && x->pids_limit)
+                r = tlv_put_u32(&t, EXEC_TAG_PIDS_LIMIT, x->pids_limit);
         if (r < 0) {
                 free(t.p);
                 return r;
@@ -233,6 +238,8 @@ static int exec_field(ProtoExec *x, uint16_t tag, const uint8_t *v, uint32_t n, 
         case EXEC_TAG_TIMEOUT_MS: return tlv_u32(v, n, &x->timeout_ms);
         case EXEC_TAG_STDOUT_CAP: return tlv_u32(v, n, &x->stdout_cap);
         case EXEC_TAG_STDERR_CAP: return tlv_u32(v, n, &x->stderr_cap);
+        case EXEC_TAG_MEMORY_LIMIT_MIB: return tlv_u32(v, n, &x->memory_limit_mib);
+        case EXEC_TAG_PIDS_LIMIT: return tlv_u32(v, n, &x->pids_limit);
         case EXEC_TAG_CODE:
                 if (n > PROTO_MAX_CODE)
                         return -EBADMSG;
@@ -355,6 +362,44 @@ int proto_exit_unpack(const uint8_t *p, size_t len, ProtoExit *ret)
                 return -EBADMSG;
         *ret = x;
         return 0;
+}
+
+/* ---- verdict ---- */
+
+static const char *const exec_status_names[_EXEC_STATUS_MAX] = {
+        [EXEC_STATUS_OK] = "ok",
+        [EXEC_STATUS_EXIT_NONZERO] = "exit_nonzero",
+        [EXEC_STATUS_SIGNAL] = "signal",
+        [EXEC_STATUS_OUTPUT_LIMIT] = "output_limit",
+        [EXEC_STATUS_PIDS_LIMIT] = "pids_limit",
+        [EXEC_STATUS_OOM] = "oom",
+        [EXEC_STATUS_TIMEOUT] = "timeout",
+};
+
+/* Highest precedence first; below them come signal, exit_nonzero, ok. */
+static const struct {
+        ExecStatus status;
+        uint32_t flags; /* any of these set */
+} status_rules[] = {
+        {EXEC_STATUS_TIMEOUT, EXIT_F_TIMED_OUT},
+        {EXEC_STATUS_OOM, EXIT_F_OOM},
+        {EXEC_STATUS_PIDS_LIMIT, EXIT_F_PIDS_LIMIT},
+        {EXEC_STATUS_OUTPUT_LIMIT, EXIT_F_STDOUT_TRUNC | EXIT_F_STDERR_TRUNC},
+};
+
+ExecStatus proto_exit_status(const ProtoExit *x)
+{
+        for (size_t i = 0; i < ELEMENTSOF(status_rules); i++)
+                if (x->flags & status_rules[i].flags)
+                        return status_rules[i].status;
+        if (x->signal != 0)
+                return EXEC_STATUS_SIGNAL;
+        return x->exit_code != 0 ? EXEC_STATUS_EXIT_NONZERO : EXEC_STATUS_OK;
+}
+
+const char *proto_exec_status_name(ExecStatus s)
+{
+        return (unsigned)s < _EXEC_STATUS_MAX ? exec_status_names[s] : "unknown";
 }
 
 int proto_error_unpack(const uint8_t *p, size_t len, uint32_t *ret_errno, const char **ret_msg,

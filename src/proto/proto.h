@@ -8,7 +8,10 @@
  * Conversation:  host PING            -> guest PONG (TLV: agent version, pid...)
  *                host EXEC, STDIN*, STDIN_EOF, [KILL]
  *                                     -> guest STDOUT* / STDERR* ... then EXIT or ERROR, close.
- * The guest is untrusted: the host bounds every frame, every byte count and every wait. */
+ * The guest is untrusted: the host bounds every frame, every byte count and every wait.
+ * Compatibility within version 1: new EXEC tags are sent only when set (an agent that does
+ * not know a tag refuses the EXEC: emberd and emberd-init ship together); new EXIT flags
+ * are bits an older host ignores, chosen so that an older agent's 0 means "not done". */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -70,6 +73,8 @@ enum {
         EXEC_TAG_STDERR_CAP = 6,
         EXEC_TAG_CODE = 7,       /* bytes: written to a file whose path is appended to argv */
         EXEC_TAG_CODE_NAME = 8,  /* file name for CODE, e.g. "main.py" */
+        EXEC_TAG_MEMORY_LIMIT_MIB = 9, /* u32: the exec's memory.max; absent/0 = none */
+        EXEC_TAG_PIDS_LIMIT = 10,      /* u32: the exec's pids.max; absent/0 = none */
 };
 
 typedef struct ProtoExec {
@@ -83,6 +88,8 @@ typedef struct ProtoExec {
         const uint8_t *code; /* NULL when argv is run as is */
         uint32_t code_len;
         const char *code_name;
+        uint32_t memory_limit_mib; /* 0 = no per-exec limit (the VM's memory bounds it) */
+        uint32_t pids_limit;       /* 0 = no per-exec limit */
 } ProtoExec;
 
 /* Encodes into a malloc'd buffer; -E2BIG when a limit of limits.h is exceeded. */
@@ -97,20 +104,44 @@ enum {
         EXIT_F_TIMED_OUT = 1u << 0,
         EXIT_F_STDOUT_TRUNC = 1u << 1,
         EXIT_F_STDERR_TRUNC = 1u << 2,
+        EXIT_F_OOM = 1u << 3,        /* a process of the exec was killed by the OOM killer */
+        EXIT_F_PIDS_LIMIT = 1u << 4, /* a fork/clone of the exec failed at its pids limit */
+        /* The exec ran in its own cgroup with the memory and pids controllers: its limits
+         * applied, OOM and PIDS_LIMIT are reliable, cpu_time and peak_rss cover every
+         * process of the exec. Without it (no usable cgroup v2, e.g. the process engine)
+         * the limits were not enforced and the figures are the main process's rusage. */
+        EXIT_F_LIMITS_ENFORCED = 1u << 5,
 };
 typedef struct ProtoExit {
         int32_t exit_code;   /* -1 when killed by a signal */
         int32_t signal;      /* 0 when it exited */
         uint32_t flags;
         uint64_t duration_us;
-        uint64_t cpu_time_us;
-        uint64_t peak_rss_kib;
+        uint64_t cpu_time_us;  /* user + system */
+        uint64_t peak_rss_kib; /* cgroup: memory.peak of the exec; else the main process's ru_maxrss */
         uint64_t stdout_bytes; /* total produced, including what was dropped */
         uint64_t stderr_bytes;
 } ProtoExit;
 #define PROTO_EXIT_SIZE 52
 void proto_exit_pack(const ProtoExit *x, uint8_t out[PROTO_EXIT_SIZE]);
 int proto_exit_unpack(const uint8_t *p, size_t len, ProtoExit *ret); /* -EBADMSG */
+
+/* ---- The verdict of an exec, from its EXIT record. One status; precedence (first wins):
+ * timeout > oom > pids_limit > output_limit > signal > exit_nonzero > ok. output_limit
+ * means a stream was truncated (flags STDOUT/STDERR_TRUNC; the host ORs in its own
+ * truncation): the program is not killed for it. */
+typedef enum ExecStatus {
+        EXEC_STATUS_OK,
+        EXEC_STATUS_EXIT_NONZERO,
+        EXEC_STATUS_SIGNAL,
+        EXEC_STATUS_OUTPUT_LIMIT,
+        EXEC_STATUS_PIDS_LIMIT,
+        EXEC_STATUS_OOM,
+        EXEC_STATUS_TIMEOUT,
+        _EXEC_STATUS_MAX,
+} ExecStatus;
+ExecStatus proto_exit_status(const ProtoExit *x);
+const char *proto_exec_status_name(ExecStatus s); /* "ok", "exit_nonzero", ..., "timeout" */
 
 /* ---- ERROR: u32 errno | message bytes (not NUL-terminated, <= PROTO_MAX_SMALL-4). */
 int proto_error_unpack(const uint8_t *p, size_t len, uint32_t *ret_errno, const char **ret_msg,

@@ -39,7 +39,8 @@ static void test_exec_roundtrip(void)
         const char *env[] = {"A=1", "B=two"};
         ProtoExec x = {.argv = argv, .argc = 3, .env = env, .envc = 2, .cwd = "/tmp",
                        .timeout_ms = 1234, .stdout_cap = 10, .stderr_cap = 20,
-                       .code = (const uint8_t *)"x=1\n", .code_len = 4, .code_name = "main.py"};
+                       .code = (const uint8_t *)"x=1\n", .code_len = 4, .code_name = "main.py",
+                       .memory_limit_mib = 64, .pids_limit = 32};
         uint8_t *buf;
         size_t len;
         CHECK_EQ_INT(proto_exec_encode(&x, &buf, &len), 0);
@@ -55,6 +56,8 @@ static void test_exec_roundtrip(void)
         CHECK_EQ_INT(d.stderr_cap, 20);
         CHECK_EQ_INT(d.code_len, 4);
         CHECK_STR(d.code_name, "main.py");
+        CHECK_EQ_INT(d.memory_limit_mib, 64);
+        CHECK_EQ_INT(d.pids_limit, 32);
         proto_exec_clear(&d);
 
         /* every truncation of a valid record is refused or decodes to a consistent subset */
@@ -72,6 +75,37 @@ static void test_exec_roundtrip(void)
                 buf[i] ^= 0xff;
         }
         free(buf);
+}
+
+static void test_exec_limits(void)
+{
+        /* limits are sent only when set: an exec without them encodes as before */
+        const char *argv[] = {"true"};
+        ProtoExec x = {.argv = argv, .argc = 1};
+        uint8_t *plain, *limited;
+        size_t plain_len, limited_len;
+        CHECK_EQ_INT(proto_exec_encode(&x, &plain, &plain_len), 0);
+        x.pids_limit = 7;
+        CHECK_EQ_INT(proto_exec_encode(&x, &limited, &limited_len), 0);
+        CHECK_EQ_INT(limited_len, plain_len + 12);
+        ProtoExec d;
+        CHECK_EQ_INT(proto_exec_decode(plain, plain_len, &d), 0);
+        CHECK_EQ_INT(d.memory_limit_mib, 0);
+        CHECK_EQ_INT(d.pids_limit, 0);
+        proto_exec_clear(&d);
+        CHECK_EQ_INT(proto_exec_decode(limited, limited_len, &d), 0);
+        CHECK_EQ_INT(d.pids_limit, 7);
+        CHECK_EQ_INT(d.memory_limit_mib, 0);
+        proto_exec_clear(&d);
+        free(plain);
+        free(limited);
+
+        /* duplicated or mis-sized limit tags are refused */
+        uint8_t dup[] = {1, 0, 0, 0, 2, 0, 0, 0, 'a', 0, 10, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0,
+                         10, 0, 0, 0, 4, 0, 0, 0, 2, 0, 0, 0};
+        CHECK_EQ_INT(proto_exec_decode(dup, sizeof(dup), &d), -EBADMSG);
+        uint8_t shortv[] = {1, 0, 0, 0, 2, 0, 0, 0, 'a', 0, 9, 0, 0, 0, 2, 0, 0, 0, 1, 0};
+        CHECK_EQ_INT(proto_exec_decode(shortv, sizeof(shortv), &d), -EBADMSG);
 }
 
 static void test_exec_hostile(void)
@@ -122,6 +156,29 @@ static void test_exit(void)
         CHECK_EQ_INT(proto_exit_unpack(raw, sizeof(raw), &y), -EBADMSG);
 }
 
+static const char *status_of(uint32_t flags, int exit_code, int sig)
+{
+        ProtoExit x = {.exit_code = exit_code, .signal = sig, .flags = flags};
+        return proto_exec_status_name(proto_exit_status(&x));
+}
+
+static void test_status(void)
+{
+        CHECK_STR(status_of(0, 0, 0), "ok");
+        CHECK_STR(status_of(EXIT_F_LIMITS_ENFORCED, 0, 0), "ok");
+        CHECK_STR(status_of(0, 3, 0), "exit_nonzero");
+        CHECK_STR(status_of(0, -1, 9), "signal");
+        CHECK_STR(status_of(EXIT_F_STDOUT_TRUNC, 0, 0), "output_limit");
+        CHECK_STR(status_of(EXIT_F_STDERR_TRUNC, -1, 11), "output_limit");
+        CHECK_STR(status_of(EXIT_F_PIDS_LIMIT | EXIT_F_STDOUT_TRUNC, 1, 0), "pids_limit");
+        CHECK_STR(status_of(EXIT_F_OOM | EXIT_F_PIDS_LIMIT | EXIT_F_STDERR_TRUNC, -1, 9), "oom");
+        CHECK_STR(status_of(EXIT_F_TIMED_OUT | EXIT_F_OOM | EXIT_F_PIDS_LIMIT, -1, 9), "timeout");
+        CHECK_STR(status_of(EXIT_F_TIMED_OUT, 0, 0), "timeout");
+        CHECK_STR(proto_exec_status_name(_EXEC_STATUS_MAX), "unknown");
+        for (unsigned s = 0; s < _EXEC_STATUS_MAX; s++) /* every status has a name */
+                CHECK(strcmp(proto_exec_status_name((ExecStatus)s), "unknown") != 0);
+}
+
 static void test_io(void)
 {
         int sv[2];
@@ -148,7 +205,9 @@ static void test_io(void)
 TEST_MAIN({
         test_header();
         test_exec_roundtrip();
+        test_exec_limits();
         test_exec_hostile();
         test_exit();
+        test_status();
         test_io();
 })
