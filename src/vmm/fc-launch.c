@@ -89,6 +89,64 @@ int fc_launch_spawn(const char *const *argv, const char *dir, const char *consol
         return 0;
 }
 
+#define FC_LAUNCH_PROC_FILE_MAX (64u * 1024) /* /proc/<pid>/stat and cmdline */
+
+int fc_launch_start_time(pid_t pid, uint64_t *ret)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        _cleanup_free_ char *stat = NULL;
+        size_t n = 0;
+        int r = read_file(path, FC_LAUNCH_PROC_FILE_MAX, &stat, &n);
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        /* the command name (field 2) may hold spaces and parentheses: count after the last ')' */
+        char *p = strrchr(stat, ')');
+        for (unsigned field = 2; p && field < 22; field++)
+                p = strchr(p + 1, ' ');
+        if (!p)
+                return -EBADMSG;
+        char *end = NULL;
+        errno = 0;
+        unsigned long long v = strtoull(p + 1, &end, 10);
+        if (errno || end == p + 1)
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+bool fc_launch_cmdline_has(pid_t pid, const char *arg)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+        _cleanup_free_ char *cmd = NULL;
+        size_t n = 0;
+        if (read_file(path, FC_LAUNCH_PROC_FILE_MAX, &cmd, &n) < 0)
+                return false;
+        for (size_t i = 0; i < n; i += strlen(cmd + i) + 1)
+                if (!strcmp(cmd + i, arg))
+                        return true;
+        return false;
+}
+
+int fc_launch_adopt(pid_t pid, uint64_t start_time, FcProc *ret)
+{
+        if (pid <= 1)
+                return -ESRCH;
+        /* pin the process first, then check it is the one that was recorded */
+        _cleanup_close_ int pidfd = pidfd_open(pid, 0);
+        if (pidfd < 0)
+                return -errno;
+        uint64_t st = 0;
+        int r = fc_launch_start_time(pid, &st);
+        if (r < 0)
+                return r;
+        if (st != start_time || fd_wait_readable(pidfd, 0) != 0) /* recycled, or a zombie */
+                return -ESRCH;
+        *ret = (FcProc){.pid = pid, .pidfd = TAKE_FD(pidfd), .adopted = true};
+        return 0;
+}
+
 int fc_launch_wait_exit(const FcProc *p, int64_t deadline_ms)
 {
         /* a pidfd stays readable after the reap, so `reaped` (another thread's) is not read */
@@ -108,6 +166,13 @@ int fc_launch_reap(FcProc *p)
 {
         if (p->pidfd < 0 || p->reaped)
                 return 0;
+        if (p->adopted) { /* init (or a subreaper) reaps it; we only see it exit */
+                int r = fd_wait_readable(p->pidfd, -1);
+                if (r < 0)
+                        return r;
+                p->reaped = true;
+                return 0;
+        }
         siginfo_t si = {0};
         for (;;) {
                 if (waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED) == 0)
@@ -137,7 +202,7 @@ static void describe_code(int how, int status, char *out, size_t out_size)
 
 void fc_launch_describe(const FcProc *p, char *out, size_t out_size)
 {
-        if (p->reaped) {
+        if (p->reaped && !p->adopted) {
                 describe_code(p->how, p->status, out, out_size);
                 return;
         }

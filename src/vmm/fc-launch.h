@@ -16,6 +16,7 @@ typedef struct FcProc {
         pid_t pid;  /* 0 = none */
         int pidfd;  /* -1 = none; readable once the child has exited */
         bool reaped;
+        bool adopted;    /* a previous emberd's child: watched and killed, never waited for */
         int how, status; /* from waitid() once reaped: si_code (CLD_EXITED...), si_status */
 } FcProc;
 
@@ -25,6 +26,14 @@ typedef struct FcProc {
  * console_path; stdin is /dev/null; cwd is dir; signals default, mask empty; setsid. */
 int fc_launch_spawn(const char *const *argv, const char *dir, const char *console_path,
                     FcProc *ret);
+/* Takes over a VMM that another process spawned (a previous emberd): -ESRCH unless pid is
+ * alive and started at start_time (fc_launch_start_time), so a recycled pid is never taken.
+ * "Reaping" an adopted process only waits for its exit; its status stays unknown. */
+int fc_launch_adopt(pid_t pid, uint64_t start_time, FcProc *ret);
+/* Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot. */
+int fc_launch_start_time(pid_t pid, uint64_t *ret);
+/* Does /proc/<pid>/cmdline hold arg as one whole argument? */
+bool fc_launch_cmdline_has(pid_t pid, const char *arg);
 /* Waits until the child exits or deadline (<0 = none): 1 exited, 0 still running. Does not reap. */
 int fc_launch_wait_exit(const FcProc *p, int64_t deadline_ms);
 static inline bool fc_launch_exited(const FcProc *p) { return fc_launch_wait_exit(p, 0) > 0; }

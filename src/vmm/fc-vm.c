@@ -4,22 +4,28 @@
  * Must not know about sandboxes, packs or the agent. */
 #include "fc-vm.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 
 #include "../shared/util.h"
 #include "fc-api.h"
 #include "fc-body.h"
 #include "fc-launch.h"
 
+#define FC_VM_CMDLINE_MAX (64u * 1024) /* /proc/<pid>/cmdline read by fc_vm_scan */
+
 struct FcVm {
         pthread_mutex_t lock; /* guards proc.reaped/status and stopped */
         char *dir, *api_sock, *vsock, *console, *log;
         FcProc proc;
+        uint64_t start_time; /* of the VMM process, for fc_vm_save() */
         FcApi *api;
         int api_timeout_ms;
         bool started, stopped;
@@ -104,6 +110,7 @@ int fc_vm_launch(const FcVmConfig *c, FcVm **ret, Err *e)
                 return err_set(e, -r, "cannot start the VMM %s: %s", c->argv[0], strerror(-r));
         }
         vm->stopped = false;
+        (void)fc_launch_start_time(vm->proc.pid, &vm->start_time); /* our unreaped child */
         int timeout = c->launch_timeout_ms > 0 ? c->launch_timeout_ms : FC_VM_LAUNCH_TIMEOUT_MS;
         r = fc_launch_wait_socket(&vm->proc, vm->api_sock, vm->console, now_ms() + timeout, e);
         if (r < 0) {
@@ -191,6 +198,119 @@ int fc_vm_start(FcVm *vm, Err *e)
         int r = put(vm, "/actions", fc_body_action("InstanceStart"), e);
         if (r >= 0)
                 vm->started = true;
+        return r;
+}
+
+/* ---- restart recovery ---- */
+
+json_t *fc_vm_save(const FcVm *vm)
+{
+        return json_pack("{s:i, s:I, s:b}", "pid", (int)vm->proc.pid, "start_time",
+                         (json_int_t)vm->start_time, "started", vm->started);
+}
+
+/* Frees a VM that was never ours to stop: no signal, the directory left alone. */
+static void vm_discard(FcVm *vm)
+{
+        vm->stopped = true;
+        free(vm->dir);
+        vm->dir = NULL;
+        fc_vm_free(vm);
+}
+
+int fc_vm_adopt(const FcVmConfig *c, const json_t *saved, FcVm **ret, Err *e)
+{
+        json_int_t pid = 0, start = 0;
+        int started = 0;
+        if (json_unpack((json_t *)saved, "{s:I, s:I, s:b}", "pid", &pid, "start_time", &start,
+                        "started", &started) < 0 ||
+            pid <= 1 || pid > INT_MAX || start < 0)
+                return err_set(e, EBADMSG, "the VMM's saved state is malformed");
+        FcVm *vm = NULL;
+        int r = vm_alloc(c, &vm);
+        if (r >= 0)
+                r = fc_api_new(vm->api_sock, &vm->api);
+        if (r < 0) {
+                vm_discard(vm);
+                return err_set(e, -r, "out of memory");
+        }
+        r = fc_launch_adopt((pid_t)pid, (uint64_t)start, &vm->proc);
+        if (r >= 0 && !fc_launch_cmdline_has(vm->proc.pid, vm->api_sock))
+                r = -ESRCH; /* the saved pid and start time belong to another program */
+        if (r < 0) {
+                vm_discard(vm);
+                return err_set(e, -r, r == -ESRCH ? "the VMM (pid %lld) is gone"
+                                                  : "the VMM (pid %lld): %s",
+                               (long long)pid, strerror(-r));
+        }
+        vm->start_time = (uint64_t)start;
+        vm->started = started;
+        vm->stopped = false;
+        *ret = vm;
+        return 0;
+}
+
+/* "<parent>/<name>/api.sock" with a plain name -> a copy of name, else NULL. */
+static char *scan_name(const char *api_sock, const char *parent)
+{
+        static const char tail[] = "/api.sock";
+        size_t np = strlen(parent), n = strlen(api_sock), nt = strlen(tail);
+        if (n <= np + 1 + nt || strncmp(api_sock, parent, np) || api_sock[np] != '/' ||
+            strcmp(api_sock + n - nt, tail))
+                return NULL;
+        char *name = strndup(api_sock + np + 1, n - np - 1 - nt);
+        if (name && (strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))) {
+                free(name);
+                return NULL;
+        }
+        return name;
+}
+
+/* The API socket this process was launched with ("--api-sock X" on its command line). */
+static char *scan_api_sock(pid_t pid)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+        _cleanup_free_ char *cmd = NULL;
+        size_t n = 0;
+        if (read_file(path, FC_VM_CMDLINE_MAX, &cmd, &n) < 0)
+                return NULL;
+        for (size_t i = 0; i < n; i += strlen(cmd + i) + 1)
+                if (!strcmp(cmd + i, "--api-sock") && i + strlen(cmd + i) + 1 < n)
+                        return strdup(cmd + i + strlen(cmd + i) + 1);
+        return NULL;
+}
+
+static int scan_one(pid_t pid, const char *parent, int (*fn)(void *, const char *, int),
+                    void *ud)
+{
+        _cleanup_free_ char *sock = scan_api_sock(pid);
+        _cleanup_free_ char *name = sock ? scan_name(sock, parent) : NULL;
+        if (!name)
+                return 0;
+        /* pin it, then check the pinned process is still the one that named the socket */
+        _cleanup_close_ int pidfd = pidfd_open(pid, 0);
+        _cleanup_free_ char *again = pidfd >= 0 ? scan_api_sock(pid) : NULL;
+        if (!again || strcmp(again, sock) || fd_wait_readable(pidfd, 0) != 0)
+                return 0;
+        return fn(ud, name, pidfd);
+}
+
+int fc_vm_scan(const char *parent_dir, int (*fn)(void *ud, const char *name, int pidfd),
+               void *ud)
+{
+        DIR *d = opendir("/proc");
+        if (!d)
+                return -errno;
+        int r = 0;
+        for (struct dirent *de; r >= 0 && (de = readdir(d));) {
+                if (!isdigit((unsigned char)de->d_name[0]))
+                        continue;
+                long pid = strtol(de->d_name, NULL, 10);
+                if (pid > 1 && pid != getpid())
+                        r = scan_one((pid_t)pid, parent_dir, fn, ud);
+        }
+        closedir(d);
         return r;
 }
 

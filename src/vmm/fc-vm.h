@@ -3,8 +3,10 @@
  * The ONLY VMM driver of emberd: it never knows whether Firecracker or ember-vmm answers.
  * Files in the VM directory: api.sock, vsock.sock (+ vsock.sock_<port>), console.log, vmm.log. */
 #pragma once
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "../shared/err.h"
 
@@ -33,6 +35,20 @@ int fc_vm_launch(const FcVmConfig *c, FcVm **ret, Err *e);
 int fc_vm_configure(FcVm *vm, const FcVmConfig *c, Err *e);
 /* PUT /actions InstanceStart: the guest then boots asynchronously. */
 int fc_vm_start(FcVm *vm, Err *e);
+
+/* Restart recovery (src/sandbox/recovery.c). fc_vm_save: what a later emberd needs to find
+ * this VMM again, as a JSON object for the sandbox's record ({"pid", "start_time",
+ * "started"}; a launch path with more to undo, e.g. a jail, adds its fields). New reference. */
+json_t *fc_vm_save(const FcVm *vm);
+/* Takes over the VMM a previous emberd launched with the same c->dir and c->id: -ESRCH
+ * unless it is alive, started at the saved time and names this VM's API socket on its
+ * command line. It is not our child: watched and killed through a pidfd, never reaped. */
+int fc_vm_adopt(const FcVmConfig *c, const json_t *saved, FcVm **ret, Err *e);
+/* Calls fn for each live process whose command line names an API socket of a VM directory
+ * under parent_dir ("--api-sock <parent_dir>/<name>/api.sock"), with name and a pidfd that
+ * pins it (fn must not keep it). Stops at fn's first error. */
+int fc_vm_scan(const char *parent_dir, int (*fn)(void *ud, const char *name, int pidfd),
+               void *ud);
 
 const char *fc_vm_vsock_path(const FcVm *vm);
 /* Readable (POLLIN) once the VMM has exited; valid until fc_vm_free(). */
