@@ -30,6 +30,10 @@ static const CliOption options[] = {
         VAL("log-path", log_path, "Path to a fifo or a file used for the log."),
         VAL("level", level, "Set the logger level (Error, Warning, Info, Debug, Trace, Off)."),
         FLAG("boot-timer", boot_timer, "Accepted for compatibility; ignored."),
+        /* a jailer passes these three (FACTS §5) */
+        VAL("start-time-us", start_time_us, "Passed by a jailer; ignored."),
+        VAL("start-time-cpu-us", start_time_cpu_us, "Passed by a jailer; ignored."),
+        VAL("parent-cpu-time-us", parent_cpu_time_us, "Passed by a jailer; ignored."),
         VAL("engine", engine, "How the guest runs: process (default) or qemu."),
         VAL("init", init, "emberd-init for the process engine."),
         FLAG("version", version, "Print the binary version number."),

@@ -18,6 +18,7 @@ typedef struct CliOptions {
         const char *engine;
         const char *init;
         bool boot_timer; /* accepted, ignored */
+        const char *start_time_us, *start_time_cpu_us, *parent_cpu_time_us; /* from a jailer; ignored */
         bool version;
         bool help;
 } CliOptions;
