@@ -30,6 +30,7 @@ void agent_config_init(AgentConfig *cfg)
                 .default_cwd = AGENT_DEFAULT_CWD,
                 .start_ms = now_ms(),
                 .max_handlers = AGENT_MAX_HANDLERS,
+                .cgroup_fd = -1,
         };
 }
 

@@ -23,6 +23,8 @@ typedef struct AgentConfig {
         const char *default_cwd; /* created when missing */
         int64_t start_ms;        /* now_ms() at start: PONG's uptime is counted from it */
         unsigned max_handlers;
+        int cgroup_fd;           /* parent of the per-exec cgroups (cgroup.h); -1 = none:
+                                  * process groups and rusage, limits not enforced */
 } AgentConfig;
 
 void agent_config_init(AgentConfig *cfg);

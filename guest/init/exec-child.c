@@ -4,11 +4,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "cgroup.h"
 
 static void close_others(void)
 {
@@ -46,6 +49,14 @@ _Noreturn void exec_child_run(const ExecChild *c, int in_fd, int out_fd, int err
         (void)setpgid(0, 0);
         if (setup_stdio(in_fd, out_fd, err_fd) < 0)
                 _exit(126);
+        if (c->cgroup_procs_fd >= 0) {
+                int r = cgroup_exec_join(c->cgroup_procs_fd);
+                if (r < 0) {
+                        dprintf(2, "ember: join the exec's cgroup: %s\n", strerror(-r));
+                        _exit(126);
+                }
+                (void)unshare(CLONE_NEWCGROUP);
+        }
         close_others();
         reset_signals();
         if (chdir(c->cwd) < 0) {

@@ -1,8 +1,10 @@
 /* exec.c — one EXEC request: write the code file, fork the program in its own process group
- * with three pipes, pump bytes both ways until it exits (or times out, or the host sends
- * KILL), kill what is left of its group, drain, report EXIT, clean up. Memory is bounded by
- * two queues, time by the timeout, the drain and the flush deadlines. A host that breaks
- * the protocol or goes away gets no EXIT: the program is killed and the handler ends. */
+ * and its own cgroup (when PID 1 has one for us: limits, kill-all, accounting) with three
+ * pipes, pump bytes both ways until it exits (or times out, or the host sends KILL), kill
+ * what is left of the exec, drain, report EXIT with the verdict flags, clean up. Memory is
+ * bounded by two queues, time by the timeout, the drain and the flush deadlines. A host
+ * that breaks the protocol or goes away gets no EXIT: the program is killed and the handler
+ * ends. Without a cgroup nothing fails: the EXIT says the limits were not enforced. */
 #include "agent.h"
 
 #include <endian.h>
@@ -21,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "exec-child.h"
 #include "queue.h"
 #include "shared/err.h"
@@ -58,15 +61,21 @@ typedef struct Exec {
         bool exited, timed_out;
         int status;
         struct rusage ru;
+        ExecCgroup cg;            /* dir_fd -1 = none */
+        bool enforced;            /* it has the memory and pids limits asked for */
+        CgroupStats cg_stats;     /* read once the exec is over */
         char dir[PATH_MAX];       /* per-exec directory, "" when none */
         char code_path[PATH_MAX];
 } Exec;
 
 enum { PFD_CONN, PFD_STDIN, PFD_OUT, PFD_ERR, PFD_PID, PFD_SIG, PFD_N };
 
-/* The program's whole process group; never anything else (pid 0 or -1 would be us or all). */
+/* The program's whole cgroup and process group; never anything else (pid 0 or -1 would
+ * be us or all). The group covers the moment between fork and the child joining the cgroup;
+ * the cgroup covers whatever left the group (setsid). */
 static void kill_group(const Exec *x)
 {
+        cgroup_exec_kill(&x->cg);
         if (x->pid > 0)
                 (void)kill(-x->pid, SIGKILL);
 }
@@ -87,6 +96,7 @@ static void exec_free(Exec *x)
         queue_free(&x->inq);
         queue_free(&x->outq);
         free(x->rbuf);
+        cgroup_exec_finish(&x->cg, NULL);
         if (x->dir[0])
                 (void)rm_rf(x->dir);
 }
@@ -206,6 +216,23 @@ static int exec_spawn(Exec *x, const ExecChild *child, Err *e)
         return 0;
 }
 
+/* The exec's cgroup, when PID 1 has a parent for it; a failure only costs the limits. */
+static void exec_cgroup(Exec *x, const ProtoExec *req, const AgentConfig *cfg)
+{
+        if (cfg->cgroup_fd < 0)
+                return;
+        char name[32];
+        Err e = {0};
+        snprintf(name, sizeof(name), "exec-%d", (int)getpid());
+        uint32_t mem = MIN(req->memory_limit_mib, EXEC_MAX_MEMORY_LIMIT_MIB);
+        uint32_t pids = MIN(req->pids_limit, EXEC_MAX_PIDS_LIMIT);
+        if (cgroup_exec_create(cfg->cgroup_fd, name, mem, pids, &x->cg, &e) < 0)
+                log_warn("exec: no cgroup, limits not enforced: %s", e.msg);
+        else if (!x->cg.enforced)
+                log_warn("exec: cgroup %s without memory or pids limits", name);
+        x->enforced = x->cg.enforced;
+}
+
 static int exec_start(Exec *x, const ProtoExec *req, const AgentConfig *cfg, Err *e)
 {
         _cleanup_free_ const char **argv = NULL;
@@ -217,7 +244,9 @@ static int exec_start(Exec *x, const ProtoExec *req, const AgentConfig *cfg, Err
                 return err_set(e, ENOMEM, "out of memory");
         if (!req->cwd)
                 (void)mkdir(cfg->default_cwd, 0700);
-        ExecChild child = {.argv = argv, .envp = envp, .cwd = req->cwd ? req->cwd : cfg->default_cwd};
+        exec_cgroup(x, req, cfg);
+        ExecChild child = {.argv = argv, .envp = envp, .cwd = req->cwd ? req->cwd : cfg->default_cwd,
+                           .cgroup_procs_fd = x->cg.procs_fd};
         return exec_spawn(x, &child, e);
 }
 
@@ -470,19 +499,36 @@ static int exec_loop(Exec *x)
 
 static uint64_t tv_us(struct timeval tv) { return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec; }
 
-static int exec_report(Exec *x)
+static uint32_t exit_flags(const Exec *x)
 {
-        ProtoExit ex = {
+        const CgroupStats *st = &x->cg_stats;
+        bool enforced = x->enforced;
+        return (x->timed_out ? EXIT_F_TIMED_OUT : 0) | (x->out[0].truncated ? EXIT_F_STDOUT_TRUNC : 0) |
+               (x->out[1].truncated ? EXIT_F_STDERR_TRUNC : 0) | (enforced ? EXIT_F_LIMITS_ENFORCED : 0) |
+               (enforced && st->oom ? EXIT_F_OOM : 0) | (enforced && st->pids_limit ? EXIT_F_PIDS_LIMIT : 0);
+}
+
+/* The EXIT record; the cgroup's figures (every process of the exec) where there are some. */
+static void exit_record(const Exec *x, ProtoExit *ret)
+{
+        const CgroupStats *st = &x->cg_stats;
+        *ret = (ProtoExit){
                 .exit_code = WIFEXITED(x->status) ? WEXITSTATUS(x->status) : -1,
                 .signal = WIFSIGNALED(x->status) ? WTERMSIG(x->status) : 0,
-                .flags = (x->timed_out ? EXIT_F_TIMED_OUT : 0) | (x->out[0].truncated ? EXIT_F_STDOUT_TRUNC : 0) |
-                         (x->out[1].truncated ? EXIT_F_STDERR_TRUNC : 0),
+                .flags = exit_flags(x),
                 .duration_us = (uint64_t)(x->end_us - x->start_us),
-                .cpu_time_us = tv_us(x->ru.ru_utime) + tv_us(x->ru.ru_stime),
-                .peak_rss_kib = (uint64_t)MAX(x->ru.ru_maxrss, 0L),
+                .cpu_time_us = st->have_cpu ? st->cpu_usec : tv_us(x->ru.ru_utime) + tv_us(x->ru.ru_stime),
+                .peak_rss_kib = st->have_peak ? st->peak_kib : (uint64_t)MAX(x->ru.ru_maxrss, 0L),
                 .stdout_bytes = x->out[0].total,
                 .stderr_bytes = x->out[1].total,
         };
+}
+
+static int exec_report(Exec *x)
+{
+        cgroup_exec_finish(&x->cg, &x->cg_stats); /* nothing of the exec is left after this */
+        ProtoExit ex;
+        exit_record(x, &ex);
         uint8_t rec[PROTO_EXIT_SIZE];
         proto_exit_pack(&ex, rec);
         if (x->dir[0]) { /* gone before the host hears of the exit */
@@ -511,6 +557,7 @@ static void exec_abort(Exec *x, int why)
 static void exec_init(Exec *x, int conn, int sfd, const ProtoExec *req)
 {
         *x = (Exec){.conn = conn, .sfd = sfd, .pidfd = -1, .in_fd = -1, .deadline_ms = -1, .drain_ms = -1};
+        exec_cgroup_init(&x->cg);
         x->timeout_ms = req->timeout_ms ? MIN(req->timeout_ms, EXEC_MAX_TIMEOUT_MS) : EXEC_DEFAULT_TIMEOUT_MS;
         x->out[0] = (Stream){.fd = -1, .type = PROTO_STDOUT,
                              .cap = req->stdout_cap ? MIN(req->stdout_cap, EXEC_MAX_OUTPUT_CAP) : EXEC_DEFAULT_OUTPUT_CAP};

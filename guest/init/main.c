@@ -15,6 +15,7 @@
 
 #include "agent.h"
 #include "args.h"
+#include "cgroup.h"
 #include "shared/log.h"
 #include "shared/util.h"
 #include "steps.h"
@@ -130,6 +131,21 @@ static int boot(const InitArgs *a, InitConfig *ret_cfg)
         return fd;
 }
 
+/* The per-exec cgroups' parent, or -1: never fatal, the agent then falls back. */
+static int exec_cgroups(void)
+{
+        Err e = {0};
+        if (mode != INIT_VM) {
+                log_info("cgroup: process engine (the host's kernel and cgroups): per-exec limits "
+                         "not enforced");
+                return -1;
+        }
+        int fd = cgroup_init(&e);
+        if (fd < 0)
+                log_warn("cgroup: per-exec limits not enforced: %s", e.msg);
+        return fd;
+}
+
 int main(int argc, char **argv)
 {
         int64_t start = now_ms();
@@ -151,11 +167,12 @@ int main(int argc, char **argv)
                 (void)reboot(RB_DISABLE_CAD);
         InitConfig cfg;
         int fd = boot(&a, &cfg);
-        log_info("ready in %lld ms; agent on %s %u", (long long)(now_ms() - start),
-                 mode == INIT_VM ? "vsock port" : "fd", mode == INIT_VM ? cfg.port : (unsigned)fd);
         AgentConfig acfg;
         agent_config_init(&acfg);
         acfg.start_ms = start;
+        acfg.cgroup_fd = exec_cgroups();
+        log_info("ready in %lld ms; agent on %s %u", (long long)(now_ms() - start),
+                 mode == INIT_VM ? "vsock port" : "fd", mode == INIT_VM ? cfg.port : (unsigned)fd);
         int r = agent_serve(fd, &acfg);
         if (r < 0)
                 fatal("agent", strerror(-r));

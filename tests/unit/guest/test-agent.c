@@ -1,7 +1,8 @@
 /* test-agent.c — the real agent loop (agent_serve) on a Unix listener in a forked child,
  * without namespaces, driven through src/proto like emberd would: ping, output, exit codes,
  * stdin, timeouts, caps, env/cwd, code files, KILL, a vanishing host, orphans, the handler
- * limit and shutdown. Every process the test starts is killed and reaped before it ends. */
+ * limit and shutdown; then an agent with per-exec cgroups on this host's cgroup2 (cgtest.h).
+ * Every process and cgroup the test starts is killed, reaped and removed before it ends. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,10 +16,13 @@
 
 #include "../test.h"
 #include "agent.h"
+#include "cgroup.h"
+#include "cgtest.h"
 #include "shared/log.h"
 #include "shared/util.h"
 
 static char tmpdir[256], sock_path[300], exec_dir[300];
+static const char *dial_path = sock_path; /* the agent run() talks to */
 static pid_t agent_pid;
 
 typedef struct Result {
@@ -34,7 +38,7 @@ static void result_free(Result *r)
         buf_free(&r->err);
 }
 
-static pid_t start_agent(const char *path, unsigned max_handlers)
+static pid_t start_agent(const char *path, unsigned max_handlers, int cgroup_fd)
 {
         int lfd;
         if (unix_listen(path, 64, &lfd) < 0)
@@ -46,6 +50,7 @@ static pid_t start_agent(const char *path, unsigned max_handlers)
                 cfg.exec_dir = exec_dir;
                 cfg.default_cwd = tmpdir;
                 cfg.max_handlers = max_handlers;
+                cfg.cgroup_fd = cgroup_fd;
                 _exit(agent_serve(lfd, &cfg) == SIGTERM ? 0 : 1);
         }
         close(lfd);
@@ -63,7 +68,7 @@ static int stop_agent(pid_t pid)
 static int dial(void)
 {
         int fd = -1;
-        CHECK_EQ_INT(unix_connect(sock_path, &fd), 0);
+        CHECK_EQ_INT(unix_connect(dial_path, &fd), 0);
         return fd;
 }
 
@@ -583,7 +588,7 @@ static void test_handler_limit(void)
 {
         char path[320];
         snprintf(path, sizeof(path), "%s/limited.sock", tmpdir);
-        pid_t pid = start_agent(path, 2);
+        pid_t pid = start_agent(path, 2, -1);
         int a, b, c;
         CHECK_EQ_INT(unix_connect(path, &a), 0);
         CHECK_EQ_INT(unix_connect(path, &b), 0);
@@ -615,6 +620,99 @@ static void test_handler_limit(void)
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+static size_t exec_cgroups_left(int parent_fd)
+{
+        _cleanup_close_ int fd = openat(parent_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(TAKE_FD(fd)) : NULL;
+        size_t n = 0;
+        for (struct dirent *de; d && (de = readdir(d));)
+                n += !strncmp(de->d_name, "exec-", 5);
+        if (d)
+                closedir(d);
+        return n;
+}
+
+/* An exec whose first output line is a pid; returns it. */
+static pid_t run_pid(const ProtoExec *x, Result *r)
+{
+        run(x, NULL, 0, r);
+        return r->out.len ? (pid_t)atoi((const char *)r->out.data) : 0;
+}
+
+static void cgroup_limits(bool controllers)
+{
+        Result r;
+        ProtoExec pids = {.argv = (const char *[]){"sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 100 & done; echo done", NULL},
+                          .argc = 3, .pids_limit = 4};
+        run(&pids, NULL, 0, &r);
+        CHECK(contains(&r.out, "done"));
+        CHECK_EQ_INT(r.exit.exit_code, 0);
+        CHECK_EQ_INT(r.exit.flags & (EXIT_F_PIDS_LIMIT | EXIT_F_LIMITS_ENFORCED),
+                     controllers ? EXIT_F_PIDS_LIMIT | EXIT_F_LIMITS_ENFORCED : 0);
+        result_free(&r);
+        if (!controllers)
+                return;
+        ProtoExec mem = {.argv = (const char *[]){"sh", "-c", "x=$(head -c 50000000 /dev/zero | tr '\\0' a); echo survived", NULL},
+                         .argc = 3, .memory_limit_mib = 16};
+        run(&mem, NULL, 0, &r);
+        CHECK_EQ_INT(r.exit.flags & EXIT_F_OOM, EXIT_F_OOM);
+        CHECK(!contains(&r.out, "survived"));
+        CHECK(r.exit.peak_rss_kib <= 16 * 1024 + 64);
+        result_free(&r);
+}
+
+/* An agent whose execs run in cgroups: a setsid escapee dies with its exec (at the exit and
+ * at a timeout), accounting covers the exec, nothing is left in the hierarchy. */
+static void test_cgroup_agent(void)
+{
+        CgTest t;
+        int r = cgtest_create(&t);
+        if (r < 0) {
+                printf("test-agent: no writable cgroup2 here (%s): cgroup checks skipped\n", strerror(-r));
+                return;
+        }
+        Err e = {0};
+        int parent = t.controllers ? cgroup_init_at(t.fd, &e) : t.fd;
+        CHECK(parent >= 0);
+        char path[320];
+        snprintf(path, sizeof(path), "%s/cgroup.sock", tmpdir);
+        pid_t pid = start_agent(path, AGENT_MAX_HANDLERS, parent);
+        dial_path = path;
+
+        Result res;
+        ProtoExec esc = {.argv = (const char *[]){"sh", "-c", "setsid sleep 100 & echo $!", NULL}, .argc = 3};
+        pid_t escapee = run_pid(&esc, &res);
+        CHECK(escapee > 0);
+        CHECK_EQ_INT(res.exit.exit_code, 0);
+        CHECK_EQ_INT(res.exit.flags, t.controllers ? EXIT_F_LIMITS_ENFORCED : 0);
+        result_free(&res);
+        CHECK(escapee > 0 && gone(escapee)); /* a process group kill would have missed it */
+        CHECK_EQ_INT(exec_cgroups_left(parent), 0);
+
+        ProtoExec tmo = {.argv = (const char *[]){"sh", "-c", "setsid sleep 100 & echo $!; exec sleep 100", NULL},
+                         .argc = 3, .timeout_ms = 300};
+        escapee = run_pid(&tmo, &res);
+        CHECK_EQ_INT(res.exit.flags & EXIT_F_TIMED_OUT, EXIT_F_TIMED_OUT);
+        CHECK_EQ_INT(res.exit.signal, 9);
+        result_free(&res);
+        CHECK(escapee > 0 && gone(escapee));
+
+        ProtoExec busy = {.argv = (const char *[]){"sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done", NULL},
+                          .argc = 3};
+        run(&busy, NULL, 0, &res);
+        CHECK(res.exit.cpu_time_us > 0); /* from the cgroup's cpu.stat */
+        result_free(&res);
+        cgroup_limits(t.controllers);
+        CHECK_EQ_INT(exec_cgroups_left(parent), 0);
+
+        dial_path = sock_path;
+        int st = stop_agent(pid);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        if (parent != t.fd)
+                close(parent);
+        cgtest_remove(&t);
+}
+
 static void test_shutdown(void)
 {
         /* SIGTERM with an exec in flight: everything is killed and reaped before it returns */
@@ -639,7 +737,7 @@ TEST_MAIN({
                 return 1;
         snprintf(sock_path, sizeof(sock_path), "%s/agent.sock", tmpdir);
         snprintf(exec_dir, sizeof(exec_dir), "%s/exec", tmpdir);
-        agent_pid = start_agent(sock_path, AGENT_MAX_HANDLERS);
+        agent_pid = start_agent(sock_path, AGENT_MAX_HANDLERS, -1);
         CHECK(agent_pid > 0);
         test_ping();
         test_basic();
@@ -656,6 +754,7 @@ TEST_MAIN({
         test_protocol_abuse();
         test_concurrent();
         test_handler_limit();
+        test_cgroup_agent();
         test_shutdown();
         if (agent_pid > 0)
                 stop_agent(agent_pid);

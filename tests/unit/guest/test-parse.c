@@ -1,11 +1,13 @@
 /* test-parse.c — emberd-init's pure parsers: the kernel command line, sizes and ports, the
- * process-engine arguments, modules.order, the exec environment, the byte queue. */
+ * process-engine arguments, modules.order, the exec environment, the byte queue, cgroup
+ * interface files. */
 #include <errno.h>
 #include <stdint.h>
 
 #include "../test.h"
 #include "agent.h"
 #include "args.h"
+#include "cgroup.h"
 #include "cmdline.h"
 #include "modules.h"
 #include "queue.h"
@@ -250,6 +252,48 @@ static void test_queue(void)
         queue_free(&q);
 }
 
+static void test_cgroup_files(void)
+{
+        static const char cpu[] = "usage_usec 123456\nuser_usec 100000\nsystem_usec 23456\n";
+        static const char events[] = "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\noom_group_kill 0\n";
+        uint64_t v = 0;
+        CHECK_EQ_INT(cgroup_keyed(cpu, "usage_usec", &v), 0);
+        CHECK_EQ_INT(v, 123456);
+        CHECK_EQ_INT(cgroup_keyed(cpu, "system_usec", &v), 0);
+        CHECK_EQ_INT(v, 23456);
+        CHECK_EQ_INT(cgroup_keyed(cpu, "usage", &v), -ENOENT); /* a prefix is not a key */
+        CHECK_EQ_INT(cgroup_keyed(events, "oom", &v), 0);
+        CHECK_EQ_INT(v, 1);
+        CHECK_EQ_INT(cgroup_keyed(events, "oom_kill", &v), 0);
+        CHECK_EQ_INT(v, 1);
+        CHECK_EQ_INT(cgroup_keyed(events, "max", &v), 0);
+        CHECK_EQ_INT(v, 12);
+        CHECK_EQ_INT(cgroup_keyed("populated 0", "populated", &v), 0); /* no final newline */
+        CHECK_EQ_INT(v, 0);
+        CHECK_EQ_INT(cgroup_keyed("", "max", &v), -ENOENT);
+        CHECK_EQ_INT(cgroup_keyed("max x\n", "max", &v), -EBADMSG);
+        CHECK_EQ_INT(cgroup_keyed("max 1x\n", "max", &v), -EBADMSG);
+        CHECK_EQ_INT(cgroup_keyed("max 99999999999999999999999\n", "max", &v), -EBADMSG);
+
+        CHECK(cgroup_has_word("cpuset cpu io memory hugetlb pids rdma misc\n", "cpu"));
+        CHECK(cgroup_has_word("cpuset cpu io memory pids\n", "pids"));
+        CHECK(cgroup_has_word("memory", "memory"));
+        CHECK(!cgroup_has_word("cpuset io", "cpu"));
+        CHECK(!cgroup_has_word("mem memoryx", "memory"));
+        CHECK(!cgroup_has_word("", "memory"));
+        CHECK(!cgroup_has_word("memory", ""));
+
+        char path[64];
+        CHECK_EQ_INT(cgroup_v2_path("0::/\n", path, sizeof(path)), 0);
+        CHECK_STR(path, "/");
+        CHECK_EQ_INT(cgroup_v2_path("12:pids:/a\n4:memory:/x/y\n0::/user.slice/s.scope\n", path, sizeof(path)), 0);
+        CHECK_STR(path, "/user.slice/s.scope");
+        CHECK_EQ_INT(cgroup_v2_path("4:memory:/x\n", path, sizeof(path)), -ENOENT); /* v1 only */
+        CHECK_EQ_INT(cgroup_v2_path("0::\n", path, sizeof(path)), -EBADMSG);
+        CHECK_EQ_INT(cgroup_v2_path("0::/a/very/long/path/beyond/the/buffer/given/here/for/sure/yes", path, 16),
+                     -EBADMSG);
+}
+
 TEST_MAIN({
         test_cmdline_defaults_and_keys();
         test_cmdline_words();
@@ -259,4 +303,5 @@ TEST_MAIN({
         test_modules_order();
         test_env();
         test_queue();
+        test_cgroup_files();
 })
