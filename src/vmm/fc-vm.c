@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/wait.h>
 
 #include "../shared/util.h"
 #include "fc-api.h"
@@ -30,6 +31,13 @@ struct FcVm {
         int api_timeout_ms;
         bool started, stopped;
         int64_t grace_deadline_ms; /* 0 = SendCtrlAltDel not sent yet */
+        /* fc-jail.c: a jailed VMM sees kernel, initrd and rootfs at these paths (NULL = the
+         * host paths); the jail and the cgroup are removed once the VMM is gone */
+        FcJail jail;
+        char *in_kernel, *in_initrd, *in_rootfs;
+        const FcCgroupConfig *cgroup; /* set by fc_vm_launch only: adopted VMs keep theirs */
+        char *id;
+        bool cleaned;
 };
 
 static char *path_join(const char *dir, const char *name)
@@ -45,6 +53,7 @@ static int vm_alloc(const FcVmConfig *c, FcVm **ret)
                 return -ENOMEM;
         pthread_mutex_init(&vm->lock, NULL);
         vm->proc = FC_PROC_INIT;
+        vm->jail = FC_JAIL_INIT;
         vm->stopped = true; /* nothing to stop until spawned */
         vm->api_timeout_ms = c->api_timeout_ms > 0 ? c->api_timeout_ms : FC_VM_API_TIMEOUT_MS;
         vm->dir = strdup(c->dir);
@@ -52,8 +61,9 @@ static int vm_alloc(const FcVmConfig *c, FcVm **ret)
         vm->vsock = path_join(c->dir, "vsock.sock");
         vm->console = path_join(c->dir, "console.log");
         vm->log = path_join(c->dir, "vmm.log");
+        vm->id = strdup(c->id);
         *ret = vm;
-        if (!vm->dir || !vm->api_sock || !vm->vsock || !vm->console || !vm->log)
+        if (!vm->dir || !vm->api_sock || !vm->vsock || !vm->console || !vm->log || !vm->id)
                 return -ENOMEM;
         return 0;
 }
@@ -90,29 +100,116 @@ static int build_argv(const FcVmConfig *c, const FcVm *vm, const char ***ret)
         return 0;
 }
 
+static int launch_direct(FcVm *vm, const FcVmConfig *c, Err *e)
+{
+        _cleanup_free_ const char **argv = NULL;
+        int r = build_argv(c, vm, &argv);
+        if (r >= 0)
+                r = fc_api_new(vm->api_sock, &vm->api);
+        if (r < 0)
+                return err_set(e, -r, "out of memory");
+        unlink_sockets(vm);
+        r = fc_launch_spawn(argv, vm->dir, vm->console, &vm->proc);
+        if (r < 0)
+                return err_set(e, -r, "cannot start the VMM %s: %s", c->argv[0], strerror(-r));
+        vm->stopped = false;
+        (void)fc_launch_start_time(vm->proc.pid, &vm->start_time); /* our unreaped child */
+        /* no guest runs before InstanceStart, so joining the cgroup now is in time */
+        vm->cgroup = c->cgroup;
+        return fc_jail_cgroup_apply(c->cgroup, c->id, c->vcpus, c->mem_mib, vm->proc.pid, e);
+}
+
+/* Host paths of the jail; the files the VMM opens are linked in, seen at /<name>. */
+static int jail_paths(FcVm *vm, const FcVmConfig *c, Err *e)
+{
+        free(vm->api_sock);
+        free(vm->vsock);
+        free(vm->log);
+        vm->api_sock = path_join(vm->jail.chroot, FC_JAIL_API_SOCK + 1);
+        vm->vsock = path_join(vm->jail.chroot, FC_JAIL_VSOCK + 1);
+        vm->log = strdup(FC_JAIL_LOG);
+        if (!vm->api_sock || !vm->vsock || !vm->log)
+                return err_set(e, ENOMEM, "out of memory");
+        int r = fc_jail_link(&vm->jail, c->kernel, &vm->in_kernel, e);
+        if (r >= 0 && c->initrd)
+                r = fc_jail_link(&vm->jail, c->initrd, &vm->in_initrd, e);
+        if (r >= 0 && c->rootfs)
+                r = fc_jail_link(&vm->jail, c->rootfs, &vm->in_rootfs, e);
+        for (size_t i = 0; r >= 0 && c->jail->files && c->jail->files[i]; i++) {
+                _cleanup_free_ char *inside = NULL;
+                r = fc_jail_link(&vm->jail, c->jail->files[i], &inside, e);
+        }
+        return r;
+}
+
+/* The jailer forks the VMM into a new pid namespace and exits: the VMM is then watched
+ * through a pidfd from its pid file, like an adopted process (its exit status is not ours). */
+static int run_jailer(FcVm *vm, const FcVmConfig *c, char **argv, Err *e)
+{
+        FcProc jp = FC_PROC_INIT;
+        int r = fc_launch_spawn((const char *const *)argv, vm->dir, vm->console, &jp);
+        if (r < 0)
+                return err_set(e, -r, "cannot start the jailer %s: %s", argv[0], strerror(-r));
+        int timeout = c->launch_timeout_ms > 0 ? c->launch_timeout_ms : FC_VM_LAUNCH_TIMEOUT_MS;
+        bool done = fc_launch_wait_exit(&jp, now_ms() + timeout) > 0;
+        if (!done)
+                fc_launch_kill(&jp);
+        (void)fc_launch_reap(&jp);
+        bool ok = done && jp.how == CLD_EXITED && jp.status == 0;
+        /* even a failed jailer may have forked the VMM: take it, so that it is killed */
+        Err adopt_err = {0};
+        r = fc_jail_adopt(&vm->jail, &vm->proc, ok ? e : &adopt_err);
+        if (r >= 0) {
+                vm->proc.adopted = true;
+                vm->stopped = false;
+                (void)fc_launch_start_time(vm->proc.pid, &vm->start_time);
+        }
+        if (!ok) {
+                char how[96], tail[512];
+                fc_launch_describe(&jp, how, sizeof(how));
+                fc_launch_console_tail(vm->console, tail, sizeof(tail));
+                r = done ? err_set(e, EHOSTDOWN, "the jailer %s; console: %s", how, tail)
+                         : err_set(e, ETIMEDOUT, "the jailer did not finish in time");
+        }
+        fc_launch_close(&jp);
+        return r;
+}
+
+static int launch_jailed(FcVm *vm, const FcVmConfig *c, Err *e)
+{
+        char netns[64];
+        char **argv = NULL;
+        vm->cgroup = c->cgroup; /* the jailer makes it; emberd removes it */
+        int r = fc_jail_create(c->jail, c->argv[0], c->id, &vm->jail, e);
+        if (r >= 0)
+                r = jail_paths(vm, c, e);
+        if (r >= 0 && c->jail->netns)
+                r = fc_jail_netns(&vm->jail, netns, sizeof(netns), e);
+        if (r >= 0 && (r = fc_jail_argv(c->jail, c->cgroup, &vm->jail, c->argv[0], c->id, c->vcpus,
+                                        c->mem_mib, c->jail->netns ? netns : NULL, c->argv + 1,
+                                        &argv)) < 0)
+                err_set(e, -r, "jail: %s", strerror(-r));
+        if (r >= 0 && (r = fc_api_new(vm->api_sock, &vm->api)) < 0)
+                err_set(e, -r, "out of memory");
+        if (r >= 0)
+                r = run_jailer(vm, c, argv, e);
+        fc_jail_argv_free(argv);
+        closep(&vm->jail.netns_fd); /* the VMM holds its namespace now */
+        vm->jail.netns_fd = -1;
+        return r;
+}
+
 int fc_vm_launch(const FcVmConfig *c, FcVm **ret, Err *e)
 {
         FcVm *vm = NULL;
         int r = vm_alloc(c, &vm);
-        _cleanup_free_ const char **argv = NULL;
-        if (r >= 0)
-                r = build_argv(c, vm, &argv);
-        if (r >= 0)
-                r = fc_api_new(vm->api_sock, &vm->api);
-        if (r < 0) {
-                fc_vm_free(vm);
-                return err_set(e, -r, "out of memory");
-        }
-        unlink_sockets(vm);
-        r = fc_launch_spawn(argv, vm->dir, vm->console, &vm->proc);
-        if (r < 0) {
-                fc_vm_free(vm);
-                return err_set(e, -r, "cannot start the VMM %s: %s", c->argv[0], strerror(-r));
-        }
-        vm->stopped = false;
-        (void)fc_launch_start_time(vm->proc.pid, &vm->start_time); /* our unreaped child */
+        if (r < 0)
+                err_set(e, -r, "out of memory");
+        else
+                r = c->jail ? launch_jailed(vm, c, e) : launch_direct(vm, c, e);
         int timeout = c->launch_timeout_ms > 0 ? c->launch_timeout_ms : FC_VM_LAUNCH_TIMEOUT_MS;
-        r = fc_launch_wait_socket(&vm->proc, vm->api_sock, vm->console, now_ms() + timeout, e);
+        if (r >= 0)
+                r = fc_launch_wait_socket(&vm->proc, vm->api_sock, vm->console, now_ms() + timeout, e);
         if (r < 0) {
                 fc_vm_free(vm);
                 return r;
@@ -135,15 +232,16 @@ static json_t *body_machine(const FcVm *vm, const FcVmConfig *c)
 }
 static json_t *body_boot(const FcVm *vm, const FcVmConfig *c)
 {
-        return fc_body_boot_source(c->kernel, c->initrd, c->boot_args);
+        return fc_body_boot_source(vm->in_kernel ? vm->in_kernel : c->kernel,
+                                   vm->in_initrd ? vm->in_initrd : c->initrd, c->boot_args);
 }
 static json_t *body_drive(const FcVm *vm, const FcVmConfig *c)
 {
-        return fc_body_drive("rootfs", c->rootfs);
+        return fc_body_drive("rootfs", vm->in_rootfs ? vm->in_rootfs : c->rootfs);
 }
 static json_t *body_vsock(const FcVm *vm, const FcVmConfig *c)
 {
-        return fc_body_vsock(FC_GUEST_CID, vm->vsock);
+        return fc_body_vsock(FC_GUEST_CID, vm->jail.dir ? FC_JAIL_VSOCK : vm->vsock);
 }
 static json_t *body_entropy(const FcVm *vm, const FcVmConfig *c) { return fc_body_entropy(); }
 
@@ -381,6 +479,14 @@ void fc_vm_stop(FcVm *vm)
                 unlink_sockets(vm);
                 (void)rm_rf(vm->dir);
         }
+        pthread_mutex_lock(&vm->lock);
+        bool clean = !vm->cleaned;
+        vm->cleaned = true;
+        pthread_mutex_unlock(&vm->lock);
+        if (clean) { /* the jailer cleans up nothing (FACTS §5) */
+                fc_jail_destroy(&vm->jail);
+                (void)fc_jail_cgroup_remove(vm->cgroup, vm->id);
+        }
 }
 
 void fc_vm_free(FcVm *vm)
@@ -395,6 +501,10 @@ void fc_vm_free(FcVm *vm)
         free(vm->vsock);
         free(vm->console);
         free(vm->log);
+        free(vm->in_kernel);
+        free(vm->in_initrd);
+        free(vm->in_rootfs);
+        free(vm->id);
         pthread_mutex_destroy(&vm->lock);
         free(vm);
 }

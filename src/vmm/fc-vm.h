@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "../shared/err.h"
+#include "fc-jail.h"
 
 typedef struct FcVmConfig {
         const char *dir;         /* exists, private to this VM; removed by fc_vm_stop() */
@@ -21,6 +22,8 @@ typedef struct FcVmConfig {
         const char *rootfs;      /* NULL = no drive; else read-only drive "rootfs" (/dev/vda) */
         int api_timeout_ms;      /* per API call; 0 = FC_VM_API_TIMEOUT_MS */
         int launch_timeout_ms;   /* spawn -> API socket accepts; 0 = FC_VM_LAUNCH_TIMEOUT_MS */
+        const FcJailConfig *jail;     /* NULL = run argv directly; else through c->jail->jailer */
+        const FcCgroupConfig *cgroup; /* NULL = no host cgroup; removed with the VM */
 } FcVmConfig;
 
 #define FC_VM_API_TIMEOUT_MS 10000
