@@ -18,6 +18,17 @@ static json_t *output_json(const Buf *b)
         return json_stringn(s, n);
 }
 
+/* The verdict and the figures beside the raw outcome (docs/openapi.json, ExecResult). */
+static int exec_verdict_json(json_t *j, const ExecResult *res)
+{
+        json_t *v = json_pack("{s:s, s:I, s:I, s:b}", "status", res->status ? res->status : "ok",
+                              "cpu_time_ms", (json_int_t)res->cpu_time_ms, "peak_memory_kib",
+                              (json_int_t)res->peak_memory_kib, "limits_enforced", res->limits_enforced);
+        int r = v ? json_object_update(j, v) : -1;
+        json_decref(v);
+        return r;
+}
+
 static json_t *exec_result_json(const ExecResult *res)
 {
         bool signalled = res->signal > 0;
@@ -27,13 +38,18 @@ static json_t *exec_result_json(const ExecResult *res)
                 json_decref(err);
                 return NULL;
         }
-        return json_pack("{s:o, s:o, s:o, s:o, s:b, s:I, s:b, s:b}", "stdout", out, "stderr",
-                         err, "exit_code",
-                         signalled ? json_null() : json_integer(res->exit_code), "signal",
-                         signalled ? json_integer(res->signal) : json_null(), "timed_out",
-                         res->timed_out, "duration_ms", (json_int_t)res->duration_ms,
-                         "stdout_truncated", res->stdout_truncated || res->out.dropped > 0,
-                         "stderr_truncated", res->stderr_truncated || res->err.dropped > 0);
+        json_t *j = json_pack("{s:o, s:o, s:o, s:o, s:b, s:I, s:b, s:b}", "stdout", out, "stderr",
+                              err, "exit_code",
+                              signalled ? json_null() : json_integer(res->exit_code), "signal",
+                              signalled ? json_integer(res->signal) : json_null(), "timed_out",
+                              res->timed_out, "duration_ms", (json_int_t)res->duration_ms,
+                              "stdout_truncated", res->stdout_truncated || res->out.dropped > 0,
+                              "stderr_truncated", res->stderr_truncated || res->err.dropped > 0);
+        if (j && exec_verdict_json(j, res) < 0) {
+                json_decref(j);
+                return NULL;
+        }
+        return j;
 }
 
 int handle_exec_sandbox(Api *api, const Request *req, Response *resp, Err *e)
@@ -43,7 +59,7 @@ int handle_exec_sandbox(Api *api, const Request *req, Response *resp, Err *e)
         if (r < 0)
                 return r;
         _cleanup_(exec_body_free) ExecBody b = {0};
-        r = request_decode_exec(root, &b, e);
+        r = request_decode_exec(root, api->settings, &b, e);
         if (r < 0)
                 return r;
         ExecRequest er = {
@@ -55,6 +71,8 @@ int handle_exec_sandbox(Api *api, const Request *req, Response *resp, Err *e)
                 .stdin_data = (const uint8_t *)b.stdin_data,
                 .stdin_len = b.stdin_len,
                 .timeout_ms = b.timeout_ms,
+                .memory_limit_mib = b.memory_limit_mib,
+                .pids_limit = b.pids_limit,
         };
         ExecResult res = {0};
         r = manager_exec(api->manager, req->id, &er, &res, e);

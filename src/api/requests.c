@@ -160,6 +160,16 @@ static int set_cwd(void *d, json_t *v, Err *e)
         ((ExecBody *)d)->cwd = json_string_value(v);
         return 0;
 }
+static int set_memory_limit(void *d, json_t *v, Err *e)
+{
+        ((ExecBody *)d)->memory_limit_mib = (uint32_t)json_integer_value(v);
+        return 0;
+}
+static int set_pids_limit(void *d, json_t *v, Err *e)
+{
+        ((ExecBody *)d)->pids_limit = (uint32_t)json_integer_value(v);
+        return 0;
+}
 
 static const JsonField exec_fields[] = {
         {"code", JK_BYTES, false, 0, PROTO_MAX_CODE, set_code},
@@ -168,9 +178,29 @@ static const JsonField exec_fields[] = {
         {"timeout_ms", JK_UINT, false, 1, EXEC_MAX_TIMEOUT_MS, set_timeout},
         {"env", JK_STRING_MAP, false, 0, PROTO_MAX_ENV, set_exec_env},
         {"cwd", JK_STRING, false, 1, 4096, set_cwd},
+        {"memory_limit_mib", JK_UINT, false, 1, EXEC_MAX_MEMORY_LIMIT_MIB, set_memory_limit},
+        {"pids_limit", JK_UINT, false, 1, EXEC_MAX_PIDS_LIMIT, set_pids_limit},
 };
 
-int request_decode_exec(json_t *obj, ExecBody *ret, Err *e)
+/* This server's maxima, then its defaults for what the request left out. */
+static int exec_check_settings(ExecBody *b, const Settings *s, Err *e)
+{
+        unsigned max_mem = s->max_memory_limit_mib ? s->max_memory_limit_mib : EXEC_MAX_MEMORY_LIMIT_MIB;
+        unsigned max_pids = s->max_pids_limit ? s->max_pids_limit : EXEC_MAX_PIDS_LIMIT;
+        if (b->memory_limit_mib > max_mem)
+                return err_setc(e, EINVAL, "invalid_field",
+                                "memory_limit_mib must be an integer between 1 and %u", max_mem);
+        if (b->pids_limit > max_pids)
+                return err_setc(e, EINVAL, "invalid_field",
+                                "pids_limit must be an integer between 1 and %u", max_pids);
+        if (!b->memory_limit_mib)
+                b->memory_limit_mib = MIN(s->default_memory_limit_mib, EXEC_MAX_MEMORY_LIMIT_MIB);
+        if (!b->pids_limit)
+                b->pids_limit = MIN(s->default_pids_limit, EXEC_MAX_PIDS_LIMIT);
+        return 0;
+}
+
+int request_decode_exec(json_t *obj, const Settings *s, ExecBody *ret, Err *e)
 {
         *ret = (ExecBody){0};
         int r = jsondec_object(obj, exec_fields, TABLE_LEN(exec_fields), ret, e);
@@ -178,6 +208,8 @@ int request_decode_exec(json_t *obj, ExecBody *ret, Err *e)
                 r = err_setc(e, EINVAL, "invalid_field",
                              ret->code ? "code and argv are mutually exclusive: give one"
                                        : "one of code or argv is required");
+        if (r >= 0 && s)
+                r = exec_check_settings(ret, s, e);
         if (r < 0)
                 exec_body_free(ret);
         return r;

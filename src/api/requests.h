@@ -25,6 +25,9 @@ typedef struct ExecBody {
         uint32_t timeout_ms; /* 0 = not given */
         char **env;
         const char *cwd;
+        /* after decoding with Settings: the request's, else the server's default; 0 = none */
+        uint32_t memory_limit_mib;
+        uint32_t pids_limit;
 } ExecBody;
 
 #define CREATE_MIN_MEMORY_MIB 32u
@@ -32,5 +35,7 @@ typedef struct ExecBody {
 
 int request_decode_create(json_t *obj, const Settings *s, CreateRequest *ret, Err *e);
 void create_request_free(CreateRequest *r);
-int request_decode_exec(json_t *obj, ExecBody *ret, Err *e);
+/* With s: memory_limit_mib and pids_limit checked against the server's maxima, and the
+ * server's defaults filled in where the request has none. */
+int request_decode_exec(json_t *obj, const Settings *s, ExecBody *ret, Err *e);
 void exec_body_free(ExecBody *b);

@@ -78,6 +78,15 @@ static const Option options[] = {
          "30000", "VMM start to agent readiness, before create fails with 502"},
         {"output-cap", "output_cap", OK_UINT, S(output_cap), 1024, 16u * 1024 * 1024, "BYTES",
          "1048576", "stdout and stderr kept per exec and stream (the rest is dropped)"},
+        {"default-memory-limit-mib", "default_memory_limit_mib", OK_UINT,
+         S(default_memory_limit_mib), 0, 1048576, "MIB", "0",
+         "memory limit of an exec without memory_limit_mib (0 = none: the VM's memory)"},
+        {"max-memory-limit-mib", "max_memory_limit_mib", OK_UINT, S(max_memory_limit_mib), 0,
+         1048576, "MIB", "0", "largest memory_limit_mib a client may ask for (0 = the sandbox's)"},
+        {"default-pids-limit", "default_pids_limit", OK_UINT, S(default_pids_limit), 0, 4194304,
+         "N", "256", "processes and threads of an exec without pids_limit (0 = no limit)"},
+        {"max-pids-limit", "max_pids_limit", OK_UINT, S(max_pids_limit), 0, 4194304, "N", "4096",
+         "largest pids_limit a client may ask for (0 = no limit)"},
         {"max-body-bytes", "max_body_bytes", OK_SIZE, C(max_body_bytes), 1024, 256u << 20,
          "BYTES", "8388608", "largest request body (more → 413)"},
         {"token-file", "token_file", OK_STRING, C(token_file), 1, PATH_MAX, "FILE", NULL,
@@ -681,6 +690,12 @@ static int finish_limits(const Settings *s, Err *e)
         if (s->max_ttl_s && s->default_ttl_s > s->max_ttl_s)
                 return err_set(e, EINVAL, "default_ttl_s %u exceeds max_ttl_s %u", s->default_ttl_s,
                                s->max_ttl_s);
+        if (s->max_memory_limit_mib && s->default_memory_limit_mib > s->max_memory_limit_mib)
+                return err_set(e, EINVAL, "default_memory_limit_mib %u exceeds max_memory_limit_mib %u",
+                               s->default_memory_limit_mib, s->max_memory_limit_mib);
+        if (s->max_pids_limit && s->default_pids_limit > s->max_pids_limit)
+                return err_set(e, EINVAL, "default_pids_limit %u exceeds max_pids_limit %u",
+                               s->default_pids_limit, s->max_pids_limit);
         return 0;
 }
 

@@ -47,6 +47,10 @@ typedef struct ExecRequest {
         const uint8_t *stdin_data;
         size_t stdin_len;
         uint32_t timeout_ms; /* 0 = default */
+        /* Per-exec limits, enforced by a cgroup in the guest where it has one (see
+         * ExecResult.limits_enforced). 0 = none; the API fills in the server's defaults. */
+        uint32_t memory_limit_mib; /* beyond the sandbox's memory_mib: reduced to it */
+        uint32_t pids_limit;
 } ExecRequest;
 
 typedef struct ExecResult {
@@ -56,8 +60,15 @@ typedef struct ExecResult {
         bool timed_out;
         bool stdout_truncated, stderr_truncated;
         uint64_t duration_ms;
-        uint64_t cpu_time_ms;
+        uint64_t cpu_time_ms;     /* user + system, every process of the exec (see below) */
         uint64_t peak_memory_kib;
+        /* The verdict (static string), first that applies: "timeout", "oom", "pids_limit",
+         * "output_limit" (a stream truncated), "signal", "exit_nonzero", "ok". */
+        const char *status;
+        /* The exec ran in its own cgroup: memory and pids limits applied, oom/pids_limit
+         * are reliable, cpu_time and peak_memory cover all its processes. false (e.g. the
+         * process engine): limits were not applied; figures are the main process's. */
+        bool limits_enforced;
 } ExecResult;
 
 void exec_result_free(ExecResult *r);

@@ -1,7 +1,9 @@
 /* sandbox-exec.c — one exec in a sandbox: the agent request built from an ExecRequest and
- * the pack, a fresh vsock connection, the agent exchange, and the result.
+ * the pack, a fresh vsock connection, the agent exchange, and the result with its verdict.
  * Never holds the manager's lock; a VM that died turns into a prompt -EHOSTDOWN and the
- * sandbox into "failed". Must not buffer beyond the output caps (agent.c enforces them). */
+ * sandbox into "failed"; an agent that lets the exec's timeout and the grace pass without
+ * an EXIT gets its VM killed (the guest is no longer trusted). Must not buffer beyond the
+ * output caps (agent.c enforces them). */
 #include "sandbox.h"
 
 #include <errno.h>
@@ -61,6 +63,17 @@ static int merge_env(const Sandbox *sb, const char *const *req_env, const char *
         return 0;
 }
 
+/* A memory limit beyond the sandbox's memory means no more than the VM's own: reduced to it. */
+static int build_limits(const Sandbox *sb, const ExecRequest *req, ProtoExec *x, Err *e)
+{
+        if (req->pids_limit > EXEC_MAX_PIDS_LIMIT)
+                return err_setc(e, EINVAL, "invalid_field", "pids_limit must be at most %u",
+                                EXEC_MAX_PIDS_LIMIT);
+        x->memory_limit_mib = MIN(req->memory_limit_mib, MIN(sb->memory_mib, EXEC_MAX_MEMORY_LIMIT_MIB));
+        x->pids_limit = req->pids_limit;
+        return 0;
+}
+
 static int build_argv(const Sandbox *sb, const ExecRequest *req, ProtoExec *x, Err *e)
 {
         bool has_argv = req->argv && req->argv[0];
@@ -103,7 +116,9 @@ int sandbox_exec_build(const Sandbox *sb, const ExecRequest *req, uint32_t outpu
         x.timeout_ms = req->timeout_ms ? req->timeout_ms : EXEC_DEFAULT_TIMEOUT_MS;
         x.stdout_cap = x.stderr_cap =
                 output_cap ? MIN(output_cap, EXEC_MAX_OUTPUT_CAP) : EXEC_DEFAULT_OUTPUT_CAP;
-        int r = build_argv(sb, req, &x, e);
+        int r = build_limits(sb, req, &x, e);
+        if (r >= 0)
+                r = build_argv(sb, req, &x, e);
         if (r >= 0)
                 r = merge_env(sb, req->env, &x.env, &x.envc, e);
         if (r < 0)
@@ -132,8 +147,27 @@ static bool vm_down(Sandbox *sb, int r)
         return fc_vm_wait_exit(sb->vm, cut ? SANDBOX_VM_DEATH_MS : 0);
 }
 
+/* The agent let the exec's timeout and the grace pass without an EXIT (it may be wedged, or
+ * no longer ours): the VM is killed and torn down, the sandbox stays listed as failed. */
+static int agent_unresponsive(Sandbox *sb, const ProtoExec *x, Err *e)
+{
+        if (sandbox_get_state(sb) == SANDBOX_DELETING)
+                return err_set(e, EHOSTDOWN, "the sandbox was deleted");
+        (void)sandbox_set_state(sb, SANDBOX_FAILED); /* -EBUSY: another exec did it */
+        fc_vm_kill(sb->vm);
+        fc_vm_stop(sb->vm); /* reaps, removes its sockets and directory; idempotent */
+        return err_setc(e, ETIMEDOUT, "agent_unresponsive",
+                        "the guest agent gave no exit record within %u ms (timeout_ms %u + %u ms "
+                        "grace): the VM was killed and sandbox '%s' is now failed",
+                        x->timeout_ms + EXEC_AGENT_GRACE_MS, x->timeout_ms, EXEC_AGENT_GRACE_MS,
+                        sb->id);
+}
+
 static void result_from(AgentExecOut *o, ExecResult *ret)
 {
+        ProtoExit verdict = o->exit; /* what the host dropped counts as truncation too */
+        verdict.flags |= (o->stdout_truncated ? EXIT_F_STDOUT_TRUNC : 0) |
+                         (o->stderr_truncated ? EXIT_F_STDERR_TRUNC : 0);
         *ret = (ExecResult){
                 .out = o->out,
                 .err = o->err,
@@ -145,6 +179,8 @@ static void result_from(AgentExecOut *o, ExecResult *ret)
                 .duration_ms = o->exit.duration_us / 1000,
                 .cpu_time_ms = o->exit.cpu_time_us / 1000,
                 .peak_memory_kib = o->exit.peak_rss_kib,
+                .status = proto_exec_status_name(proto_exit_status(&verdict)),
+                .limits_enforced = (o->exit.flags & EXIT_F_LIMITS_ENFORCED) != 0,
         };
 }
 
@@ -175,6 +211,8 @@ int sandbox_exec(Sandbox *sb, const ExecRequest *req, uint32_t output_cap, ExecR
         r = agent_exec(fd, &in, &out, e);
         if (r < 0 && vm_down(sb, r))
                 return vm_gone(sb, e);
+        if (r == -ETIMEDOUT)
+                return agent_unresponsive(sb, &x, e);
         if (r < 0)
                 return r;
         atomic_fetch_add(&sb->execs, 1);

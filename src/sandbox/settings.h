@@ -34,6 +34,12 @@ typedef struct Settings {
         unsigned agent_port;
         unsigned boot_timeout_ms;          /* InstanceStart -> agent answers ping */
         uint32_t output_cap;               /* per stream, per exec */
+        /* per-exec limits (a cgroup in the guest): what an exec gets when its request has
+         * none, and the most a request may ask for */
+        unsigned default_memory_limit_mib; /* 0 = none: the sandbox's memory bounds it */
+        unsigned max_memory_limit_mib;     /* 0 = the sandbox's memory_mib */
+        unsigned default_pids_limit;       /* 0 = none */
+        unsigned max_pids_limit;           /* 0 = EXEC_MAX_PIDS_LIMIT */
 } Settings;
 
 const Pack *settings_find_pack(const Settings *s, const char *name);

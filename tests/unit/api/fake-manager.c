@@ -157,6 +157,10 @@ int manager_exec(Manager *m, const char *id, const ExecRequest *req, ExecResult 
         ret->signal = fake_exec.signal;
         ret->timed_out = fake_exec.timed_out;
         ret->duration_ms = 12;
+        ret->status = fake_exec.status ? fake_exec.status : "ok";
+        ret->limits_enforced = fake_exec.limits_enforced;
+        ret->cpu_time_ms = fake_exec.cpu_time_ms;
+        ret->peak_memory_kib = fake_exec.peak_memory_kib;
         pthread_mutex_unlock(&mu);
         return 0;
 }

@@ -13,6 +13,9 @@ typedef struct FakeExec {
         size_t err_len;
         int exit_code, signal;
         bool timed_out;
+        const char *status; /* NULL = "ok" */
+        bool limits_enforced;
+        uint64_t cpu_time_ms, peak_memory_kib;
         bool block; /* manager_exec waits until fake_exec_release() */
 } FakeExec;
 

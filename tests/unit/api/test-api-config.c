@@ -35,6 +35,10 @@ static void test_defaults(void)
         CHECK_EQ_INT(s->agent_port, 52);
         CHECK_EQ_INT(s->boot_timeout_ms, 30000);
         CHECK_EQ_INT(s->output_cap, 1024 * 1024);
+        CHECK_EQ_INT(s->default_memory_limit_mib, 0);
+        CHECK_EQ_INT(s->max_memory_limit_mib, 0);
+        CHECK_EQ_INT(s->default_pids_limit, 256);
+        CHECK_EQ_INT(s->max_pids_limit, 4096);
         CHECK_EQ_INT(c.max_body_bytes, 8 * 1024 * 1024);
         CHECK_EQ_INT(c.log_level, LOG_INFO);
         CHECK(s->firecracker_bin && *s->firecracker_bin);
@@ -225,6 +229,42 @@ static void test_flags(void)
         unlink(path);
 }
 
+static void test_exec_limits(void)
+{
+        static const char limits[] = "{\"default_memory_limit_mib\": 128, \"max_memory_limit_mib\": 512,"
+                                     " \"default_pids_limit\": 64, \"max_pids_limit\": 0}";
+        Config c;
+        Err e = {0};
+        CHECK_EQ_INT(config_init(&c, &e), 0);
+        CHECK_EQ_INT(config_apply_json(&c, limits, strlen(limits), "l.json", &e), 0);
+        CHECK_EQ_INT(config_finish(&c, &e), 0);
+        CHECK_EQ_INT(c.settings.default_memory_limit_mib, 128);
+        CHECK_EQ_INT(c.settings.max_memory_limit_mib, 512);
+        CHECK_EQ_INT(c.settings.default_pids_limit, 64);
+        CHECK_EQ_INT(c.settings.max_pids_limit, 0);
+        config_free(&c);
+
+        static const struct {
+                const char *json, *sub;
+        } bad[] = {
+                {"{\"default_pids_limit\": 5000}", "default_pids_limit 5000 exceeds max_pids_limit 4096"},
+                {"{\"default_memory_limit_mib\": 64, \"max_memory_limit_mib\": 32}",
+                 "default_memory_limit_mib 64 exceeds max_memory_limit_mib 32"},
+                {"{\"max_pids_limit\": 5000000}", "max_pids_limit must be an integer between 0 and 4194304"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                CHECK_EQ_INT(config_init(&c, &e), 0);
+                int r = config_apply_json(&c, bad[i].json, strlen(bad[i].json), "x.json", &e);
+                if (r >= 0)
+                        r = config_finish(&c, &e);
+                CHECK_EQ_INT(r, -EINVAL);
+                CHECK(strstr(e.msg, bad[i].sub) != NULL);
+                if (!strstr(e.msg, bad[i].sub))
+                        fprintf(stderr, "  got \"%s\", want \"%s\"\n", e.msg, bad[i].sub);
+                config_free(&c);
+        }
+}
+
 static void test_help(void)
 {
         char *text = NULL;
@@ -238,6 +278,7 @@ static void test_help(void)
                                      "--log-level LEVEL", "--help", "--version", "language_packs",
                                      "max_ttl_s", "agent_port", "boot_timeout_ms", "output_cap",
                                      "max_body_bytes", "boot_args", "initrd", "kernel",
+                                     "--default-pids-limit N", "max_memory_limit_mib",
                                      "python.squashfs", "node"};
         for (size_t i = 0; i < ELEMENTSOF(must); i++) {
                 CHECK(strstr(text, must[i]) != NULL);
@@ -252,5 +293,6 @@ TEST_MAIN({
         test_good_file();
         test_bad_files();
         test_flags();
+        test_exec_limits();
         test_help();
 })

@@ -6,7 +6,9 @@
 #include "api/requests.h"
 #include "sandbox/manager.h"
 
-static Settings settings = {.max_vcpus = 4, .max_memory_mib = 2048, .max_ttl_s = 86400};
+static Settings settings = {.max_vcpus = 4, .max_memory_mib = 2048, .max_ttl_s = 86400,
+                            .default_pids_limit = 256, .max_pids_limit = 4096,
+                            .max_memory_limit_mib = 1024};
 
 /* Parses + decodes a create body; returns the errno and leaves the Err in *e. */
 static int create(const char *body, CreateRequest *cr, Err *e)
@@ -28,7 +30,7 @@ static int exec_body(const char *body, size_t len, ExecBody *b, json_t **keep, E
         err_clear(e);
         int r = jsondec_parse_object(body, len, keep, e);
         if (r >= 0)
-                r = request_decode_exec(*keep, b, e);
+                r = request_decode_exec(*keep, &settings, b, e);
         return r;
 }
 
@@ -136,6 +138,28 @@ static void test_exec(void)
         CHECK(b.argv == NULL);
         CHECK_STR(b.cwd, "/tmp");
         CHECK(b.env && b.env[0] && !b.env[1]);
+        CHECK_EQ_INT(b.memory_limit_mib, 0); /* the server's defaults: none and 256 */
+        CHECK_EQ_INT(b.pids_limit, 256);
+        exec_body_free(&b);
+        json_decref(root);
+
+        const char *limits = "{\"argv\":[\"true\"],\"memory_limit_mib\":64,\"pids_limit\":4096}";
+        CHECK_EQ_INT(exec_body(limits, strlen(limits), &b, &root, &e), 0);
+        CHECK_EQ_INT(b.memory_limit_mib, 64);
+        CHECK_EQ_INT(b.pids_limit, 4096);
+        exec_body_free(&b);
+        json_decref(root);
+        /* without Settings (no server policy): only the field table's bounds, no defaults */
+        root = NULL;
+        CHECK_EQ_INT(jsondec_parse_object(limits, strlen(limits), &root, &e), 0);
+        CHECK_EQ_INT(request_decode_exec(root, NULL, &b, &e), 0);
+        CHECK_EQ_INT(b.pids_limit, 4096);
+        exec_body_free(&b);
+        json_decref(root);
+        root = NULL;
+        CHECK_EQ_INT(jsondec_parse_object(ok, strlen(ok), &root, &e), 0);
+        CHECK_EQ_INT(request_decode_exec(root, NULL, &b, &e), 0);
+        CHECK_EQ_INT(b.pids_limit, 0);
         exec_body_free(&b);
         json_decref(root);
 
@@ -168,6 +192,14 @@ static void test_exec(void)
                 {"{\"code\":\"x\",\"env\":{\"A=\":\"b\"}}", "invalid_field", "env keys"},
                 {"{\"code\":\"x\",\"env\":{\"A\":\"b\\u0000\"}}", "invalid_field", "NUL"},
                 {"{\"code\":\"x\",\"shell\":true}", "unknown_field", "\"shell\""},
+                {"{\"code\":\"x\",\"memory_limit_mib\":0}", "invalid_field", "memory_limit_mib must be an integer"},
+                {"{\"code\":\"x\",\"memory_limit_mib\":1025}", "invalid_field",
+                 "memory_limit_mib must be an integer between 1 and 1024"},
+                {"{\"code\":\"x\",\"memory_limit_mib\":\"64\"}", "invalid_field", "memory_limit_mib"},
+                {"{\"code\":\"x\",\"pids_limit\":-1}", "invalid_field", "pids_limit must be an integer"},
+                {"{\"code\":\"x\",\"pids_limit\":4097}", "invalid_field",
+                 "pids_limit must be an integer between 1 and 4096"},
+                {"{\"code\":\"x\",\"pids_limit\":1.5}", "invalid_field", "pids_limit"},
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 root = NULL;

@@ -91,7 +91,8 @@ static Pack packs[] = {
         {.name = "shell", .description = "sh", .vcpus = 1, .memory_mib = 128},
 };
 static Settings settings = {.packs = packs, .n_packs = 2, .max_sandboxes = 3, .max_vcpus = 4,
-                            .max_memory_mib = 2048, .max_ttl_s = 86400};
+                            .max_memory_mib = 2048, .max_ttl_s = 86400,
+                            .default_pids_limit = 256, .max_pids_limit = 4096};
 
 static json_t *call(Api *api, const char *method, const char *path, const char *body,
                     Response *resp)
@@ -265,19 +266,34 @@ static void test_exec(Api *api)
         CHECK(json_is_false(json_object_get(j, "timed_out")));
         CHECK(json_is_false(json_object_get(j, "stdout_truncated")));
         CHECK_EQ_INT(json_integer_value(json_object_get(j, "duration_ms")), 12);
-        CHECK_EQ_INT(json_object_size(j), 8);
+        CHECK_STR(json_string_value(json_object_get(j, "status")), "ok");
+        CHECK_EQ_INT(json_integer_value(json_object_get(j, "cpu_time_ms")), 0);
+        CHECK_EQ_INT(json_integer_value(json_object_get(j, "peak_memory_kib")), 0);
+        CHECK(json_is_false(json_object_get(j, "limits_enforced")));
+        CHECK_EQ_INT(json_object_size(j), 12);
         CHECK(fake_last_exec.argv && fake_last_exec.code == NULL);
         CHECK_EQ_INT(fake_last_exec.stdin_len, 2);
+        CHECK_EQ_INT(fake_last_exec.memory_limit_mib, 0); /* the server's defaults */
+        CHECK_EQ_INT(fake_last_exec.pids_limit, 256);
         json_decref(j);
         response_free(&r);
 
-        fake_exec = (FakeExec){.signal = 9, .timed_out = true};
-        j = call(api, "POST", path, "{\"code\":\"while True: pass\",\"timeout_ms\":100}", &r);
+        fake_exec = (FakeExec){.signal = 9, .timed_out = true, .status = "timeout",
+                               .limits_enforced = true, .cpu_time_ms = 98, .peak_memory_kib = 9000};
+        j = call(api, "POST", path,
+                 "{\"code\":\"while True: pass\",\"timeout_ms\":100,\"memory_limit_mib\":64,"
+                 "\"pids_limit\":16}", &r);
         CHECK_EQ_INT(r.status, 200);
         CHECK(json_is_null(json_object_get(j, "exit_code")));
         CHECK_EQ_INT(json_integer_value(json_object_get(j, "signal")), 9);
         CHECK(json_is_true(json_object_get(j, "timed_out")));
+        CHECK_STR(json_string_value(json_object_get(j, "status")), "timeout");
+        CHECK_EQ_INT(json_integer_value(json_object_get(j, "cpu_time_ms")), 98);
+        CHECK_EQ_INT(json_integer_value(json_object_get(j, "peak_memory_kib")), 9000);
+        CHECK(json_is_true(json_object_get(j, "limits_enforced")));
         CHECK_EQ_INT(fake_last_exec.timeout_ms, 100);
+        CHECK_EQ_INT(fake_last_exec.memory_limit_mib, 64);
+        CHECK_EQ_INT(fake_last_exec.pids_limit, 16);
         json_decref(j);
         response_free(&r);
         fake_exec = (FakeExec){0};
@@ -285,6 +301,13 @@ static void test_exec(Api *api)
         j = call(api, "POST", path, "{\"code\":\"x\",\"argv\":[\"y\"]}", &r);
         CHECK_EQ_INT(r.status, 400);
         CHECK_STR(err_code(j), "invalid_field");
+        json_decref(j);
+        response_free(&r);
+        j = call(api, "POST", path, "{\"code\":\"x\",\"pids_limit\":5000}", &r); /* over the max */
+        CHECK_EQ_INT(r.status, 400);
+        CHECK_STR(err_code(j), "invalid_field");
+        CHECK(strstr(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
+                     "pids_limit must be an integer between 1 and 4096") != NULL);
         json_decref(j);
         response_free(&r);
 }
