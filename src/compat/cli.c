@@ -36,6 +36,10 @@ static const CliOption options[] = {
         VAL("parent-cpu-time-us", parent_cpu_time_us, "Passed by a jailer; ignored."),
         VAL("engine", engine, "How the guest runs: process (default) or qemu."),
         VAL("init", init, "emberd-init for the process engine."),
+        VAL("qemu-bin", qemu_bin, "QEMU for the qemu engine (default: qemu-system-x86_64)."),
+        FLAG("probe-kvm", probe_kvm, "Print whether KVM runs a guest here (boots one), exit."),
+        VAL("kernel", kernel, "--probe-kvm: guest kernel (default: $EMBER_IMAGES/vmlinux)."),
+        VAL("initrd", initrd, "--probe-kvm: initramfs (default: $EMBER_IMAGES/initramfs.img)."),
         FLAG("version", version, "Print the binary version number."),
         FLAG("help", help, "Show this help."),
 };

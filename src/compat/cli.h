@@ -17,6 +17,9 @@ typedef struct CliOptions {
         const char *level;
         const char *engine;
         const char *init;
+        const char *qemu_bin;
+        const char *kernel, *initrd; /* --probe-kvm's guest */
+        bool probe_kvm;
         bool boot_timer; /* accepted, ignored */
         const char *start_time_us, *start_time_cpu_us, *parent_cpu_time_us; /* from a jailer; ignored */
         bool version;

@@ -11,7 +11,7 @@ static const struct {
         const EngineOps *ops; /* NULL = known, not built yet */
 } engines[] = {
         {"process", &engine_process_ops},
-        {"qemu", NULL},
+        {"qemu", &engine_qemu_ops},
 };
 
 const EngineOps *engine_find(const char *name, bool *ret_known)

@@ -14,6 +14,7 @@ typedef struct Engine Engine;
 
 typedef struct EngineConfig {
         const char *init_path; /* process engine: emberd-init */
+        const char *qemu_bin;  /* qemu engine: NULL = qemu-system-x86_64 in PATH */
 } EngineConfig;
 
 typedef struct EngineOps {
@@ -38,6 +39,7 @@ typedef struct EngineOps {
 } EngineOps;
 
 extern const EngineOps engine_process_ops;
+extern const EngineOps engine_qemu_ops;
 
 /* The engine of that name; NULL when unknown or known but not built yet (*ret_known). */
 const EngineOps *engine_find(const char *name, bool *ret_known);

@@ -16,6 +16,7 @@
 #include "api.h"
 #include "cli.h"
 #include "engine.h"
+#include "kvm-probe.h"
 #include "vmm.h"
 
 #define NOFILE_WANTED 65536 /* 1023 vsock connections hold two fds each */
@@ -77,7 +78,7 @@ static int run(const CliOptions *o, const EngineOps *ops)
                 snprintf(init, sizeof(init), "%s", o->init);
         else if (cli_default_init(init, sizeof(init)) < 0)
                 log_warn("no emberd-init found (looked at %s); InstanceStart will fail", init);
-        EngineConfig cfg = {.init_path = init};
+        EngineConfig cfg = {.init_path = init, .qemu_bin = o->qemu_bin};
         if (vmm_init(&vm, o->id, ops, &cfg, &e) < 0) {
                 log_error("%s", e.msg);
                 vmm_free(&vm);
@@ -122,6 +123,8 @@ int main(int argc, char **argv)
                        COMPAT_FIRECRACKER_VERSION);
                 return 0;
         }
+        if (o.probe_kvm)
+                return kvm_probe_cli(o.qemu_bin, o.kernel, o.initrd);
         if (!o.api_sock)
                 return arg_error("Missing argument: api-sock.");
         if (!cli_valid_id(o.id))

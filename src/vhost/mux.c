@@ -277,19 +277,18 @@ static void mux_on_listen(VhostVsock *v, EvSrc *s, uint32_t events)
         }
 }
 
-int mux_listen(VhostVsock *v, const char *uds_path, Err *e)
+int mux_listen(VhostVsock *v, const char *uds_path, int uds_fd, Err *e)
 {
         Mux *mx = &v->mux;
+        mx->listen_fd = uds_fd; /* adopted (owned from here on), or -1 */
         mx->uds_path = strdup(uds_path);
         if (!mx->uds_path)
                 return err_set(e, ENOMEM, "out of memory");
-        int r = sockpath_listen(uds_path, 128, &mx->listen_fd);
+        int r = uds_fd >= 0 ? fd_nonblock(uds_fd, true)
+                            : sockpath_listen(uds_path, 128, &mx->listen_fd);
         if (r < 0)
                 return err_set(e, -r, "vsock uds_path '%s': %s", uds_path, strerror(-r));
-        mx->ev_listen.fn = mux_on_listen;
-        r = vhost_epoll_add(v, mx->listen_fd, EPOLLIN, &mx->ev_listen);
-        if (r < 0)
-                return err_set(e, -r, "vsock uds_path '%s': epoll: %s", uds_path, strerror(-r));
+        mx->ev_listen.fn = mux_on_listen; /* the caller adds listen_fd to epoll */
         return 0;
 }
 

@@ -136,7 +136,8 @@ void mux_init(Mux *mx);
 void mux_conn_event(VhostVsock *v, EvSrc *s, uint32_t events);
 /* Registers a new connection (list, count, epoll); on failure the caller frees it. */
 int mux_add(VhostVsock *v, VsockConn *c);
-int mux_listen(VhostVsock *v, const char *uds_path, Err *e);
+/* Listens on uds_path, or adopts uds_fd (>= 0: already listening there; owned even on failure). */
+int mux_listen(VhostVsock *v, const char *uds_path, int uds_fd, Err *e);
 void mux_free(VhostVsock *v);
 VsockConn *mux_lookup(Mux *mx, uint32_t local, uint32_t peer);
 int mux_insert(Mux *mx, VsockConn *c);

@@ -94,8 +94,11 @@ static int vhost_check_config(const VhostVsockConfig *c, Err *e)
         return 0;
 }
 
-static int vhost_setup(VhostVsock *v, const VhostVsockConfig *c, Err *e)
+static int vhost_setup(VhostVsock *v, const VhostVsockConfig *c, int uds_fd, Err *e)
 {
+        int r = mux_listen(v, c->uds_path, uds_fd, e); /* first: it owns uds_fd from here */
+        if (r < 0)
+                return r;
         v->epfd = epoll_create1(EPOLL_CLOEXEC);
         v->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         v->vhost_socket = strdup(c->vhost_socket);
@@ -104,28 +107,34 @@ static int vhost_setup(VhostVsock *v, const VhostVsockConfig *c, Err *e)
         if (!v->vhost_socket)
                 return err_set(e, ENOMEM, "out of memory");
         v->ev_stop.fn = vhost_on_stop;
-        int r = vhost_epoll_add(v, v->stop_fd, EPOLLIN, &v->ev_stop);
+        r = vhost_epoll_add(v, v->stop_fd, EPOLLIN, &v->ev_stop);
         if (r < 0)
                 return err_set(e, -r, "vhost-vsock: epoll: %s", strerror(-r));
-        r = mux_listen(v, c->uds_path, e);
+        r = vhost_epoll_add(v, v->mux.listen_fd, EPOLLIN, &v->mux.ev_listen);
         if (r < 0)
-                return r;
+                return err_set(e, -r, "vsock uds_path '%s': epoll: %s", c->uds_path, strerror(-r));
         return vu_dev_listen(v, c->vhost_socket, e);
 }
 
 int vhost_vsock_new(const VhostVsockConfig *c, VhostVsock **ret, Err *e)
 {
+        return vhost_vsock_new_adopt(c, -1, ret, e);
+}
+
+int vhost_vsock_new_adopt(const VhostVsockConfig *c, int uds_fd, VhostVsock **ret, Err *e)
+{
         int r = vhost_check_config(c, e);
-        if (r < 0)
-                return r;
-        VhostVsock *v = calloc(1, sizeof(*v));
-        if (!v)
-                return err_set(e, ENOMEM, "out of memory");
+        VhostVsock *v = r < 0 ? NULL : calloc(1, sizeof(*v));
+        if (!v) {
+                if (uds_fd >= 0)
+                        close(uds_fd);
+                return r < 0 ? r : err_set(e, ENOMEM, "out of memory");
+        }
         v->epfd = v->stop_fd = -1;
         v->guest_cid = c->guest_cid;
         vu_dev_init(&v->dev);
         mux_init(&v->mux);
-        r = vhost_setup(v, c, e);
+        r = vhost_setup(v, c, uds_fd, e);
         if (r < 0) {
                 /* do not unlink a path we did not bind: it may be someone else's */
                 if (v->dev.listen_fd < 0) {

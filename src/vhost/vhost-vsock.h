@@ -20,6 +20,10 @@ typedef struct VhostVsock VhostVsock;
  * path is replaced only if nothing listens on it (EADDRINUSE otherwise); a non-socket
  * file is never removed (EEXIST). */
 int vhost_vsock_new(const VhostVsockConfig *c, VhostVsock **ret, Err *e);
+/* The same, but the hybrid socket is uds_fd, already listening on c->uds_path (ember-vmm
+ * binds it at PUT /vsock, as Firecracker does). Ownership of uds_fd passes, even on failure;
+ * nothing is bound or replaced at uds_path. */
+int vhost_vsock_new_adopt(const VhostVsockConfig *c, int uds_fd, VhostVsock **ret, Err *e);
 /* Starts the backend thread. Call it before QEMU starts: QEMU blocks on our answers
  * while it realizes the device. */
 int vhost_vsock_start(VhostVsock *v, Err *e);
