@@ -83,7 +83,7 @@ def images_dir():
 class Emberd:
     """A real emberd on a private state dir and Unix socket."""
 
-    def __init__(self, vmm="process", config=None, extra_args=()):
+    def __init__(self, vmm="process", config=None, extra_args=(), init=None):
         # short path: sandbox sockets must fit in sun_path (108 bytes)
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="emb-", dir="/tmp"))
         self.sock = str(self.dir / "api.sock")
@@ -102,7 +102,7 @@ class Emberd:
         self.log_path = self.dir / "emberd.log"
         self.log = open(self.log_path, "wb")
         env = dict(os.environ)
-        env["EMBER_INIT"] = str(build_dir() / "guest/init/emberd-init")
+        env["EMBER_INIT"] = str(init or build_dir() / "guest/init/emberd-init")  # process engine
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 20
         while not os.path.exists(self.sock):
