@@ -1,5 +1,6 @@
 /* manager.c — the sandbox manager (see manager.h): validation, the id -> sandbox map with
- * reference counts, capacity, create/exec/delete, the TTL reaper and the counters.
+ * reference counts, capacity, create/exec/delete, restart recovery of a previous run's
+ * sandboxes, the reaper (TTL, VMs that died) and the counters.
  * The lock guards only the map, the counts and the counters: no VMM call, no exec and no
  * teardown ever runs under it. Logs one line per sandbox lifecycle event. */
 #include "manager.h"
@@ -7,15 +8,18 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../shared/log.h"
+#include "record.h"
+#include "recovery.h"
 #include "sandbox.h"
-#include "stale.h"
 #include "vmm-select.h"
 
 #define MANAGER_REAPER_PERIOD_MS 1000
@@ -29,7 +33,9 @@ struct Manager {
         const Settings *s;
         VmmKind kind;
         char **vmm_argv;
+        VmmJail jail; /* jailer and host cgroup of every VMM */
         char *sandboxes_dir, *kernel, *initrd, *boot_args;
+        int lock_fd; /* flock on <state_dir>/emberd.lock: one emberd per state dir */
         char **pack_rootfs; /* per Settings.packs entry, absolute or NULL */
         unsigned agent_port;
         SandboxBoot boot;
@@ -67,6 +73,23 @@ static char *image_path(const Settings *s, const char *p)
         return dir && asprintf(&r, "%s/%s", dir, p) >= 0 ? r : NULL;
 }
 
+/* Recovery kills every VMM of the state dir that it does not adopt: two emberds sharing one
+ * would kill each other's. The lock dies with the process, so a kill -9 never leaves it. */
+static int lock_state_dir(Manager *m, const char *state, Err *e)
+{
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "%s/emberd.lock", state) < 0)
+                return err_set(e, ENOMEM, "out of memory");
+        m->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (m->lock_fd < 0)
+                return err_set(e, errno, "cannot open %s: %s", path, strerror(errno));
+        if (flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0)
+                return err_set(e, errno == EWOULDBLOCK ? EBUSY : errno,
+                               "state_dir %s is in use by another emberd (%s is locked)", state,
+                               path);
+        return 0;
+}
+
 static int setup_dirs(Manager *m, Err *e)
 {
         const Settings *s = m->s;
@@ -87,14 +110,7 @@ static int setup_dirs(Manager *m, Err *e)
         int r = mkdir_p(m->sandboxes_dir, 0700);
         if (r < 0)
                 return err_set(e, -r, "cannot create %s: %s", m->sandboxes_dir, strerror(-r));
-        unsigned dirs = 0, killed = 0;
-        r = stale_cleanup(m->sandboxes_dir, &dirs, &killed);
-        if (r < 0)
-                return err_set(e, -r, "cannot read %s: %s", m->sandboxes_dir, strerror(-r));
-        if (dirs || killed)
-                log_warn("removed %u sandbox directories and killed %u VMMs left by a previous run",
-                         dirs, killed);
-        return 0;
+        return lock_state_dir(m, state, e);
 }
 
 static int setup_boot(Manager *m, Err *e)
@@ -130,11 +146,14 @@ static int setup_boot(Manager *m, Err *e)
                 .initrd = m->initrd,
                 .boot_args = m->boot_args,
                 .boot_timeout_ms = s->boot_timeout_ms ? s->boot_timeout_ms : 30000,
+                .jail = m->jail.jailed ? &m->jail.jail : NULL,
+                .cgroup = m->jail.cgroup.version ? &m->jail.cgroup : NULL,
         };
         return 0;
 }
 
 static void *reaper_main(void *arg);
+static int recover(Manager *m, Err *e);
 
 int manager_new(const Settings *s, Manager **ret, Err *e)
 {
@@ -142,6 +161,7 @@ int manager_new(const Settings *s, Manager **ret, Err *e)
         if (!m)
                 return err_set(e, ENOMEM, "out of memory");
         m->s = s;
+        m->lock_fd = -1;
         pthread_mutex_init(&m->lock, NULL);
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);
@@ -150,9 +170,13 @@ int manager_new(const Settings *s, Manager **ret, Err *e)
         pthread_condattr_destroy(&ca);
         int r = vmm_select(s, &m->kind, &m->vmm_argv, e);
         if (r >= 0)
+                r = vmm_select_jail(s, m->kind, (const char *const *)m->vmm_argv, &m->jail, e);
+        if (r >= 0)
                 r = setup_dirs(m, e);
         if (r >= 0)
                 r = setup_boot(m, e);
+        if (r >= 0)
+                r = recover(m, e);
         if (r >= 0) {
                 r = -pthread_create(&m->reaper, NULL, reaper_main, m);
                 if (r < 0)
@@ -165,6 +189,9 @@ int manager_new(const Settings *s, Manager **ret, Err *e)
         }
         log_info("sandbox manager: vmm=%s (%s), state in %s", vmm_kind_name(m->kind),
                  m->vmm_argv[0], m->sandboxes_dir);
+        static const char *const cgroup_names[] = {"none", "v1", "v2"};
+        log_info("sandbox manager: jailer %s, host cgroup %s", m->jail.jailed ? m->jail.jailer : "none",
+                 cgroup_names[m->jail.cgroup.version]);
         *ret = m;
         return 0;
 }
@@ -319,10 +346,10 @@ static int reserve(Manager *m, const SandboxParams *sp, Sandbox **ret, Err *e)
 }
 
 /* After the boot: ready, or out of the map and counted as failed. */
-static int finish_create(Manager *m, Sandbox *sb, int r, Err *e)
+static int finish_create(Manager *m, Sandbox *sb, int r, int64_t now, Err *e)
 {
         pthread_mutex_lock(&m->lock);
-        if (r >= 0 && sandbox_set_ready(sb, sandbox_epoch_ms()) < 0)
+        if (r >= 0 && sandbox_set_ready(sb, now) < 0)
                 r = err_set(e, EHOSTDOWN, "the sandbox was deleted while it was booting");
         if (r < 0) {
                 if (map_remove(m, sb))
@@ -336,6 +363,17 @@ static int finish_create(Manager *m, Sandbox *sb, int r, Err *e)
         return r;
 }
 
+/* A full disk under the state dir is the host's problem, not the VM's: 507, not 502. */
+static int create_error(int r, Err *e)
+{
+        bool storage = r == -ENOSPC || r == -EDQUOT;
+        if (e) {
+                e->errnum = storage ? -r : EHOSTDOWN;
+                e->code = storage ? "insufficient_storage" : "vm_boot_failed";
+        }
+        return storage ? r : -EHOSTDOWN;
+}
+
 int manager_create(Manager *m, const SandboxSpec *spec, SandboxInfo *ret, Err *e)
 {
         SandboxParams sp;
@@ -346,15 +384,16 @@ int manager_create(Manager *m, const SandboxSpec *spec, SandboxInfo *ret, Err *e
         if (r < 0)
                 return r;
         r = sandbox_boot(sb, &m->boot, e);
-        r = finish_create(m, sb, r, e);
+        int64_t now = sandbox_epoch_ms();
+        /* the record says ready (with its expiry) before the client can hear it */
+        if (r >= 0)
+                r = record_write(sb, SANDBOX_READY, sb->ttl_s ? now + (int64_t)sb->ttl_s * 1000 : 0,
+                                 e);
+        r = finish_create(m, sb, r, now, e);
         if (r < 0) {
                 log_warn("sandbox=%s boot failed: %s", sb->id, e ? e->msg : "");
                 unref(m, sb); /* tears down: no process, socket or directory left */
-                if (e) {
-                        e->errnum = EHOSTDOWN;
-                        e->code = "vm_boot_failed";
-                }
-                return -EHOSTDOWN;
+                return create_error(r, e);
         }
         sandbox_info(sb, ret);
         log_info("sandbox=%s created pack=%s vmm=%s boot_ms=%u ready_ms=%u", sb->id,
@@ -421,6 +460,8 @@ int manager_exec(Manager *m, const char *id, const ExecRequest *req, ExecResult 
         pthread_mutex_unlock(&m->lock);
         if (r < 0 && r != -EINVAL)
                 log_warn("sandbox=%s exec failed: %s", sb->id, e ? e->msg : "");
+        if (r < 0)
+                sandbox_teardown_failed(sb); /* only if its VM died: nothing of it is left */
         unref(m, sb);
         return r;
 }
@@ -467,7 +508,71 @@ void exec_result_free(ExecResult *r)
         buf_free(&r->err);
 }
 
-/* ---- TTL reaper ---- */
+/* ---- restart recovery ---- */
+
+static int recover_check(void *ud, const SandboxRecord *rec, Err *e)
+{
+        Manager *m = ud;
+        if (!settings_find_pack(m->s, rec->pack))
+                return err_set(e, ENOENT, "language pack '%s' is no longer configured", rec->pack);
+        return 0;
+}
+
+static int recover_adopt(void *ud, const SandboxRecord *rec, Err *e)
+{
+        Manager *m = ud;
+        const Pack *p = settings_find_pack(m->s, rec->pack);
+        SandboxParams sp = {
+                .pack = p,
+                .rootfs = m->pack_rootfs[p - m->s->packs],
+                .env = (const char *const *)rec->env,
+                .vcpus = rec->vcpus,
+                .memory_mib = rec->memory_mib,
+                .ttl_s = rec->ttl_s,
+                .agent_port = rec->agent_port,
+                .vmm_name = rec->vmm,
+        };
+        Sandbox *sb = NULL;
+        int r = sandbox_new(rec->id, m->sandboxes_dir, &sp, &sb);
+        if (r < 0)
+                return err_set(e, -r, "out of memory"); /* the /proc scan kills its VMM */
+        r = sandbox_adopt(sb, &m->boot, rec, e);
+        if (r >= 0) {
+                pthread_mutex_lock(&m->lock);
+                r = map_add(m, sb);
+                if (r >= 0)
+                        sb->refs = 1; /* the map's */
+                pthread_mutex_unlock(&m->lock);
+                if (r < 0)
+                        err_set(e, -r, "out of memory");
+        }
+        if (r < 0)
+                sandbox_free(sb); /* kills what was adopted, removes the directory */
+        return r;
+}
+
+static int recover(Manager *m, Err *e)
+{
+        RecoveryParams p = {
+                .sandboxes_dir = m->sandboxes_dir,
+                .now_epoch_ms = sandbox_epoch_ms(),
+                .boot = &m->boot,
+                .jail = m->jail.jailed ? &m->jail : NULL,
+                .check = recover_check,
+                .adopt = recover_adopt,
+                .ud = m,
+        };
+        RecoveryStats st = {0};
+        int r = recovery_run(&p, &st);
+        if (r < 0)
+                return err_set(e, -r, "recovery in %s: %s", m->sandboxes_dir, strerror(-r));
+        if (st.adopted || st.removed || st.killed)
+                log_warn("restart recovery: %u sandboxes re-adopted, %u removed, %u VMMs killed",
+                         st.adopted, st.removed, st.killed);
+        return 0;
+}
+
+/* ---- the reaper: TTL, and VMs that died ---- */
 
 /* Takes expired sandboxes out of the map (lock held); returns how many, up to max. */
 static size_t take_expired(Manager *m, Sandbox **out, size_t max)
@@ -487,16 +592,34 @@ static size_t take_expired(Manager *m, Sandbox **out, size_t max)
         return k;
 }
 
+/* Ready sandboxes whose VMM exited become failed; returns them referenced (lock held). */
+static size_t ref_died(Manager *m, Sandbox **out, size_t max)
+{
+        size_t k = 0;
+        for (size_t i = 0; i < m->n && k < max; i++)
+                if (sandbox_check_vm(m->map[i])) {
+                        m->map[i]->refs++;
+                        out[k++] = m->map[i];
+                }
+        return k;
+}
+
 static void *reaper_main(void *arg)
 {
         Manager *m = arg;
         pthread_mutex_lock(&m->lock);
         while (!m->stopping) {
-                Sandbox *batch[32];
+                Sandbox *batch[32], *died[32];
                 size_t k = take_expired(m, batch, ELEMENTSOF(batch));
+                size_t d = ref_died(m, died, ELEMENTSOF(died));
                 pthread_mutex_unlock(&m->lock);
                 for (size_t i = 0; i < k; i++)
                         delete_taken(m, batch[i], "expired");
+                for (size_t i = 0; i < d; i++) {
+                        log_warn("sandbox=%s failed: its VMM exited", died[i]->id);
+                        sandbox_teardown_failed(died[i]);
+                        unref(m, died[i]);
+                }
                 pthread_mutex_lock(&m->lock);
                 if (k == ELEMENTSOF(batch) || m->stopping)
                         continue;
@@ -533,10 +656,12 @@ void manager_free(Manager *m)
                 free(m->pack_rootfs[i]);
         free(m->pack_rootfs);
         vmm_select_free(m->vmm_argv);
+        vmm_select_jail_free(&m->jail);
         free(m->sandboxes_dir);
         free(m->kernel);
         free(m->initrd);
         free(m->boot_args);
+        closep(&m->lock_fd);
         pthread_cond_destroy(&m->wake);
         pthread_mutex_destroy(&m->lock);
         free(m);

@@ -15,6 +15,7 @@
 
 #include "../vsock/agent.h"
 #include "../vsock/hybrid.h"
+#include "record.h"
 
 int sandbox_id_new(char ret[SANDBOX_ID_MAX])
 {
@@ -63,6 +64,7 @@ int sandbox_new(const char *id, const char *sandboxes_dir, const SandboxParams *
         if (!sb)
                 return -ENOMEM;
         pthread_mutex_init(&sb->lock, NULL);
+        pthread_mutex_init(&sb->record_lock, NULL);
         snprintf(sb->id, sizeof(sb->id), "%s", id);
         snprintf(sb->vmm, sizeof(sb->vmm), "%s", p->vmm_name);
         sb->pack = p->pack;
@@ -97,6 +99,7 @@ void sandbox_free(Sandbox *sb)
         free(sb->env);
         free(sb->rootfs);
         free(sb->dir);
+        pthread_mutex_destroy(&sb->record_lock);
         pthread_mutex_destroy(&sb->lock);
         free(sb);
 }
@@ -128,10 +131,14 @@ bool sandbox_transition_allowed(SandboxState from, SandboxState to)
 
 int sandbox_set_state(Sandbox *sb, SandboxState to)
 {
+        int64_t keep_until = to == SANDBOX_FAILED ? sandbox_epoch_ms() + SANDBOX_FAILED_KEEP_MS : 0;
         pthread_mutex_lock(&sb->lock);
         bool ok = sandbox_transition_allowed(sb->state, to);
         if (ok)
                 sb->state = to;
+        /* failed holds no VM (sandbox_teardown_failed), only a slot: it is shown, then reaped */
+        if (ok && keep_until && (!sb->expires_at_ms || sb->expires_at_ms > keep_until))
+                sb->expires_at_ms = keep_until;
         pthread_mutex_unlock(&sb->lock);
         return ok ? 0 : -EBUSY;
 }
@@ -248,6 +255,8 @@ int sandbox_boot(Sandbox *sb, const SandboxBoot *b, Err *e)
                 .initrd = b->initrd,
                 .boot_args = b->boot_args,
                 .rootfs = sb->rootfs,
+                .jail = b->jail,
+                .cgroup = b->cgroup,
         };
         int64_t t0 = now_ms();
         FcVm *vm = NULL;
@@ -255,7 +264,10 @@ int sandbox_boot(Sandbox *sb, const SandboxBoot *b, Err *e)
         if (r < 0)
                 return boot_error(sb, r, e);
         publish_vm(sb, vm);
-        r = fc_vm_configure(vm, &c, e);
+        /* from here a restarted emberd finds this VMM through the record, and kills it */
+        r = record_write(sb, SANDBOX_CREATING, 0, e);
+        if (r >= 0)
+                r = fc_vm_configure(vm, &c, e);
         if (r >= 0)
                 r = fc_vm_start(vm, e);
         if (r < 0)
@@ -287,6 +299,8 @@ SandboxState sandbox_delete(Sandbox *sb)
                 sb->state = SANDBOX_DELETING;
         FcVm *vm = sb->vm;
         pthread_mutex_unlock(&sb->lock);
+        if (prev != SANDBOX_DELETING)
+                record_remove(sb);
         if (!vm || prev == SANDBOX_DELETING)
                 return prev;
         if (prev == SANDBOX_CREATING)
@@ -294,4 +308,56 @@ SandboxState sandbox_delete(Sandbox *sb)
         else
                 fc_vm_stop(vm);
         return prev;
+}
+
+/* ---- restart recovery and VM watch ---- */
+
+static int adopt_ping(Sandbox *sb, Err *e)
+{
+        int64_t deadline = now_ms() + SANDBOX_ADOPT_MS;
+        _cleanup_close_ int fd = -1;
+        int r = hybrid_dial(fc_vm_vsock_path(sb->vm), sb->agent_port, deadline,
+                            fc_vm_pidfd(sb->vm), &fd, e);
+        if (r >= 0)
+                r = agent_ping(fd, deadline, NULL, e);
+        return r < 0 ? err_prefix(e, "its agent does not answer") : 0;
+}
+
+int sandbox_adopt(Sandbox *sb, const SandboxBoot *b, const SandboxRecord *rec, Err *e)
+{
+        FcVmConfig c = {.dir = sb->dir, .id = sb->id, .argv = b->vmm_argv, .jail = b->jail,
+                        .cgroup = b->cgroup};
+        FcVm *vm = NULL;
+        int r = fc_vm_adopt(&c, rec->vm, &vm, e);
+        if (r < 0)
+                return r;
+        publish_vm(sb, vm);
+        r = adopt_ping(sb, e);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&sb->lock);
+        sb->created_at_ms = rec->created_at_ms;
+        sb->expires_at_ms = rec->expires_at_ms;
+        sb->boot_ms = rec->boot_ms;
+        sb->ready_ms = rec->ready_ms;
+        sb->state = SANDBOX_READY;
+        pthread_mutex_unlock(&sb->lock);
+        return 0;
+}
+
+bool sandbox_check_vm(Sandbox *sb)
+{
+        pthread_mutex_lock(&sb->lock);
+        FcVm *vm = sb->state == SANDBOX_READY ? sb->vm : NULL;
+        pthread_mutex_unlock(&sb->lock);
+        return vm && fc_vm_exited(vm) && sandbox_set_state(sb, SANDBOX_FAILED) >= 0;
+}
+
+void sandbox_teardown_failed(Sandbox *sb)
+{
+        pthread_mutex_lock(&sb->lock);
+        FcVm *vm = sb->state == SANDBOX_FAILED ? sb->vm : NULL;
+        pthread_mutex_unlock(&sb->lock);
+        if (vm)
+                fc_vm_stop(vm); /* idempotent, like a delete racing with it */
 }
