@@ -26,6 +26,8 @@ static const StatusRow status_rows[] = {
         {EPROTO, 502, "vmm_error"},
         {EBADMSG, 502, "vmm_error"},
         {ETIMEDOUT, 502, "vmm_timeout"},
+        {ENOSPC, 507, "insufficient_storage"}, /* the state dir is full: the host's, not the VM's */
+        {EDQUOT, 507, "insufficient_storage"},
 };
 
 /* Codes for statuses produced by the HTTP layer itself (no errno behind them). */
@@ -34,6 +36,7 @@ static const StatusRow http_rows[] = {
         {0, 404, "not_found"},          {0, 405, "method_not_allowed"},
         {0, 413, "body_too_large"},     {0, 500, "internal_error"},
         {0, 502, "vmm_error"},          {0, 503, "unavailable"},
+        {0, 507, "insufficient_storage"},
 };
 
 unsigned status_from_errno(int errnum, const char **ret_code)
