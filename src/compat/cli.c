@@ -37,6 +37,7 @@ static const CliOption options[] = {
         VAL("engine", engine, "How the guest runs: process (default) or qemu."),
         VAL("init", init, "emberd-init for the process engine."),
         VAL("qemu-bin", qemu_bin, "QEMU for the qemu engine (default: qemu-system-x86_64)."),
+        VAL("accel", accel, "qemu engine: kvm, tcg or auto (default: the KVM probe decides)."),
         FLAG("probe-kvm", probe_kvm, "Print whether KVM runs a guest here (boots one), exit."),
         VAL("kernel", kernel, "--probe-kvm: guest kernel (default: $EMBER_IMAGES/vmlinux)."),
         VAL("initrd", initrd, "--probe-kvm: initramfs (default: $EMBER_IMAGES/initramfs.img)."),

@@ -18,6 +18,7 @@ typedef struct CliOptions {
         const char *engine;
         const char *init;
         const char *qemu_bin;
+        const char *accel;           /* qemu engine: auto (probe), kvm or tcg */
         const char *kernel, *initrd; /* --probe-kvm's guest */
         bool probe_kvm;
         bool boot_timer; /* accepted, ignored */

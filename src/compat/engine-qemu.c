@@ -29,8 +29,14 @@
 #define QEMU_DRAIN_MS 1000          /* QEMU exited: its last console bytes reach the file */
 #define VHOST_SUFFIX ".vu"          /* the vhost-user socket: <uds_path>.vu, gone once used */
 
+/* --accel: what the caller decided (emberd probes once, outside any jail), or the probe */
+typedef enum { ACCEL_AUTO, ACCEL_KVM, ACCEL_TCG } Accel;
+static const char *const accel_names[] = {[ACCEL_AUTO] = "auto", [ACCEL_KVM] = "kvm",
+                                          [ACCEL_TCG] = "tcg"};
+
 struct Engine {
         char *qemu_bin;
+        Accel accel;
         int uds_fd;              /* attach_vsock's listener until start hands it over */
         VhostVsock *vhost;
         QemuProc proc;
@@ -52,8 +58,22 @@ static const struct {
         {true, "cryptomgr.notests"},
 };
 
+static int parse_accel(const char *s, Accel *ret, Err *e)
+{
+        for (size_t i = 0; i < ELEMENTSOF(accel_names); i++)
+                if (!strcmp(s ? s : "auto", accel_names[i])) {
+                        *ret = (Accel)i;
+                        return 0;
+                }
+        return err_set(e, EINVAL, "--accel %s: use auto, kvm or tcg", s);
+}
+
 static int qemu_create(const EngineConfig *cfg, Engine **ret, Err *e)
 {
+        Accel accel = ACCEL_AUTO;
+        int r = parse_accel(cfg->accel, &accel, e);
+        if (r < 0)
+                return r;
         Engine *en = calloc(1, sizeof(*en));
         const char *bin = cfg->qemu_bin && *cfg->qemu_bin ? cfg->qemu_bin : "qemu-system-x86_64";
         if (!en || !(en->qemu_bin = strdup(bin))) {
@@ -62,6 +82,7 @@ static int qemu_create(const EngineConfig *cfg, Engine **ret, Err *e)
         }
         en->uds_fd = en->qmp_fd = -1;
         en->proc = QEMU_PROC_INIT;
+        en->accel = accel;
         *ret = en;
         return 0;
 }
@@ -89,6 +110,11 @@ static void forget_guest(Engine *en)
 
 static void choose_accel(Engine *en, const Model *m)
 {
+        if (en->accel != ACCEL_AUTO) {
+                en->kvm = en->accel == ACCEL_KVM;
+                log_info("qemu engine: accelerator %s (--accel)", accel_names[en->accel]);
+                return;
+        }
         KvmProbeConfig pc = {.qemu_bin = en->qemu_bin, .kernel = m->boot.kernel_image_path,
                              .initrd = m->boot.initrd_path};
         KvmVerdict v;
@@ -158,7 +184,7 @@ static int check_model(const Model *m, Err *e)
                 if (m->drives[i].fd < 0)
                         return err_set(e, EINVAL, "drive '%s': vhost-user block devices are not "
                                        "supported by the qemu engine", m->drives[i].cfg.drive_id);
-        if (!m->has_boot || m->kernel_fd < 0)
+        if (!m->has_boot || !m->boot.kernel_image_path)
                 return err_set(e, EINVAL, "no kernel");
         return 0;
 }
@@ -198,9 +224,6 @@ static int spawn(Engine *en, const Model *m, const QemuSpec *s, Pipes *p, Err *e
         int r = qemu_args_build(s, &argv, e);
         if (r < 0)
                 return r;
-        keep[n++] = s->kernel_fd;
-        if (s->initrd_fd >= 0)
-                keep[n++] = s->initrd_fd;
         for (unsigned i = 0; i < s->n_drives; i++)
                 keep[n++] = s->drives[i].fd;
         if (s->vsock_fd >= 0)
@@ -269,7 +292,8 @@ static int qemu_start(Engine *en, const Model *m, int console_fd, Err *e)
                       .vcpus = (unsigned)m->machine.vcpu_count,
                       .mem_mib = (unsigned)m->machine.mem_size_mib, .smt = m->machine.smt,
                       .huge_pages = m->machine.huge_pages == HUGE_PAGES_2M,
-                      .kernel_fd = m->kernel_fd, .initrd_fd = m->initrd_fd, .cmdline = cmdline,
+                      .kernel = m->boot.kernel_image_path, .initrd = m->boot.initrd_path,
+                      .cmdline = cmdline,
                       .drives = drives, .n_drives = m->n_drives, .paused = true};
         fill_rng(m, &s);
         _cleanup_close_ int vsock_fd = -1;

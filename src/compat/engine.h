@@ -15,6 +15,7 @@ typedef struct Engine Engine;
 typedef struct EngineConfig {
         const char *init_path; /* process engine: emberd-init */
         const char *qemu_bin;  /* qemu engine: NULL = qemu-system-x86_64 in PATH */
+        const char *accel;     /* qemu engine: "kvm", "tcg", or NULL/"auto" = probe */
 } EngineConfig;
 
 typedef struct EngineOps {

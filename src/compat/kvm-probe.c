@@ -215,12 +215,7 @@ static void keep_err(Boot *b, const char *p, size_t n)
 
 static int boot_spawn(const KvmProbeConfig *c, Boot *b, Err *e)
 {
-        _cleanup_close_ int kernel = open(c->kernel, O_RDONLY | O_CLOEXEC);
-        _cleanup_close_ int initrd = c->initrd ? open(c->initrd, O_RDONLY | O_CLOEXEC) : -1;
         int sp[2], ep[2];
-        if (kernel < 0 || (c->initrd && initrd < 0))
-                return err_set(e, errno, "cannot open the guest kernel or initramfs: %s",
-                               strerror(errno));
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
                 return err_set(e, errno, "socketpair: %s", strerror(errno));
         if (pipe2(ep, O_CLOEXEC) < 0) {
@@ -232,15 +227,15 @@ static int boot_spawn(const KvmProbeConfig *c, Boot *b, Err *e)
         b->serial = sp[0];
         b->err = ep[0];
         QemuSpec s = {.qemu_bin = c->qemu_bin ? c->qemu_bin : DEFAULT_QEMU, .name = "ember-kvm-probe",
-                      .kvm = true, .vcpus = 1, .mem_mib = PROBE_MEM_MIB, .kernel_fd = kernel,
-                      .initrd_fd = initrd, .cmdline = PROBE_CMDLINE, .vsock_fd = -1,
+                      .kvm = true, .vcpus = 1, .mem_mib = PROBE_MEM_MIB, .kernel = c->kernel,
+                      .initrd = c->initrd, .cmdline = PROBE_CMDLINE, .vsock_fd = -1,
                       .serial_fd = serial_qemu, .qmp_fd = -1};
         char **argv = NULL;
         int r = qemu_args_build(&s, &argv, e);
         if (r < 0)
                 return r;
-        int keep[] = {kernel, serial_qemu, initrd};
-        r = qemu_proc_spawn(argv, keep, initrd >= 0 ? 3 : 2, err_qemu, &b->proc, e);
+        int keep[] = {serial_qemu};
+        r = qemu_proc_spawn(argv, keep, ELEMENTSOF(keep), err_qemu, &b->proc, e);
         qemu_args_free(argv);
         return r;
 }

@@ -78,7 +78,7 @@ static int run(const CliOptions *o, const EngineOps *ops)
                 snprintf(init, sizeof(init), "%s", o->init);
         else if (cli_default_init(init, sizeof(init)) < 0)
                 log_warn("no emberd-init found (looked at %s); InstanceStart will fail", init);
-        EngineConfig cfg = {.init_path = init, .qemu_bin = o->qemu_bin};
+        EngineConfig cfg = {.init_path = init, .qemu_bin = o->qemu_bin, .accel = o->accel};
         if (vmm_init(&vm, o->id, ops, &cfg, &e) < 0) {
                 log_error("%s", e.msg);
                 vmm_free(&vm);

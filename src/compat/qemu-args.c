@@ -1,6 +1,6 @@
 /* qemu-args.c — see qemu-args.h. Each part of the machine is one function in parts[];
  * ids and numbers are the only things formatted into option strings (no client path ever
- * is: files are /proc/self/fd/N or fd sets), so no option can be smuggled in by a comma. */
+ * is), so no option can be smuggled in by a comma. */
 #include "qemu-args.h"
 
 #include <errno.h>
@@ -76,12 +76,9 @@ static void part_machine(const QemuSpec *s, Argv *a)
 static void part_boot(const QemuSpec *s, Argv *a)
 {
         /* an ELF vmlinux with the PVH note boots directly (FACTS §3) */
-        push(a, "-kernel");
-        push(a, "/proc/self/fd/%d", s->kernel_fd);
-        if (s->initrd_fd >= 0) {
-                push(a, "-initrd");
-                push(a, "/proc/self/fd/%d", s->initrd_fd);
-        }
+        push2(a, "-kernel", s->kernel);
+        if (s->initrd)
+                push2(a, "-initrd", s->initrd);
         push2(a, "-append", s->cmdline);
 }
 
@@ -147,7 +144,7 @@ static void (*const parts[])(const QemuSpec *s, Argv *a) = {
 
 static int check(const QemuSpec *s, Err *e)
 {
-        if (!s->qemu_bin || !s->name || !s->cmdline || s->kernel_fd < 0 || s->serial_fd < 0)
+        if (!s->qemu_bin || !s->name || !s->cmdline || !s->kernel || s->serial_fd < 0)
                 return err_set(e, EINVAL, "qemu: incomplete machine description");
         if (s->vcpus == 0 || s->mem_mib == 0)
                 return err_set(e, EINVAL, "qemu: vcpu_count and mem_size_mib must be positive");

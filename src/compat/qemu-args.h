@@ -1,8 +1,9 @@
 /* qemu-args.h — the QEMU 7.2 command line of one microVM, from a plain description
  * (QemuSpec) that the qemu engine fills from the Firecracker model and the KVM probe fills
  * for its test boot. One builder per part (machine, boot, drives, rng, vsock, plumbing), in a
- * table. Pure: no files are opened and nothing is spawned here; every file QEMU uses is an
- * inherited fd, so a path from a client never reaches QEMU's option parser. */
+ * table. Pure: no files are opened and nothing is spawned here. Drives are inherited fds in
+ * fd sets and the kernel and initrd are plain file arguments, so a path from a client never
+ * reaches QEMU's option parser (where a comma would start a new option). */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,7 +29,7 @@ typedef struct QemuSpec {
         unsigned vcpus, mem_mib;
         bool smt;            /* two threads per core */
         bool huge_pages;     /* 2 MiB hugetlb memfd */
-        int kernel_fd, initrd_fd; /* initrd_fd -1 = none */
+        const char *kernel, *initrd; /* paths (initrd NULL = none); not fds: a jail has no /proc */
         const char *cmdline; /* the complete kernel command line */
         const QemuDrive *drives;
         unsigned n_drives;

@@ -1,38 +1,33 @@
 """e2e fixtures: a real emberd driving real microVMs — ember-vmm's qemu engine (tier 3) and,
-where it can run, real Firecracker (tier 4, skipped with a reason elsewhere)."""
-import os
+where it can run, real Firecracker (tier 4: the same tests, skipped with a reason elsewhere).
+
+Booting is slow under TCG, so one python sandbox per tier is shared by the exec cases
+(`py`); the per-test leak check leaves exactly that sandbox alone and holds everything else
+to "nothing left"."""
 import pathlib
-import shutil
 import sys
 
 import pytest
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
 import ember_client as ec  # noqa: E402
-
-
-def firecracker_missing():
-    fc = os.environ.get("EMBER_FIRECRACKER") or shutil.which("firecracker")
-    if not fc:
-        return "no firecracker binary (set EMBER_FIRECRACKER or put it in PATH)"
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        return "/dev/kvm is missing or not accessible"
-    return None
+from e2e_util import firecracker_missing, vmm_args, wait_clean_except  # noqa: E402
 
 
 @pytest.fixture(scope="module", params=["qemu", "firecracker"])
 def ember(request):
     vmm = request.param
-    extra = []
     if vmm == "firecracker":
         why = firecracker_missing()
         if why:
             pytest.skip(f"firecracker tier skipped: {why}")
-        extra = ["--firecracker-bin", os.environ.get("EMBER_FIRECRACKER") or shutil.which("firecracker")]
-    if not (ec.images_dir() / "vmlinux").exists():
-        pytest.fail("guest images are missing: run `make images`")
-    e = ec.Emberd(vmm=vmm, extra_args=extra)
+    for f in ("vmlinux", "initramfs.img", "python.squashfs", "shell.squashfs"):
+        if not (ec.images_dir() / f).exists():
+            pytest.fail(f"guest image {f} is missing in {ec.images_dir()}: run `make images`")
+    e = ec.Emberd(vmm=vmm, extra_args=vmm_args(vmm))
     e.vmm = vmm
+    e.shared = set()  # sandboxes module fixtures keep across tests
     yield e
     rc, log = e.stop()
     e.cleanup()
@@ -44,9 +39,26 @@ def api(ember):
     return ember.client
 
 
+@pytest.fixture(scope="module")
+def py(ember):
+    """The python sandbox the exec cases share (one boot per tier)."""
+    sb = ember.client.create("python")
+    ember.shared.add(sb["id"])
+    yield sb
+    ember.shared.discard(sb["id"])
+    assert ember.client.delete(sb["id"]).status == 204
+
+
 @pytest.fixture(autouse=True)
 def nothing_left_behind(request):
     yield
     if "ember" not in request.fixturenames:
         return
-    ec.assert_nothing_left(request.getfixturevalue("ember"), timeout=15)
+    e = request.getfixturevalue("ember")
+    r = e.client.request("GET", "/sandboxes")
+    stale = [s["id"] for s in r.json["sandboxes"] if s["id"] not in e.shared] if r.status == 200 else []
+    for sid in stale:
+        e.client.delete(sid)
+    left = wait_clean_except(e, e.shared)
+    assert not stale, f"test left sandboxes: {stale}"
+    assert not left, f"test left: {left}"
