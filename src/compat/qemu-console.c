@@ -38,8 +38,8 @@ static void write_console(QemuConsole *c, const char *p, size_t n)
 {
         if (c->console_is_file && c->since_restart + n > QEMU_CONSOLE_MAX) {
                 if (ftruncate(c->console_fd, 0) == 0) {
-                        ssize_t _unused_ w = write(c->console_fd, RESTART_MARK, sizeof(RESTART_MARK) - 1);
-                        c->since_restart = 0;
+                        ssize_t w = write(c->console_fd, RESTART_MARK, sizeof(RESTART_MARK) - 1);
+                        c->since_restart = w > 0 ? (uint64_t)w : 0;
                 }
         }
         while (n > 0) {

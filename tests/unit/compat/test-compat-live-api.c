@@ -113,7 +113,7 @@ static void test_bad_arguments(const Live *l)
                 {{"--api-sock", "S", "--id", "bad id!", NULL}, 153, "Invalid instance ID"},
                 {{"--api-sock", "S", "--id", "a", "--id", NULL}, 153, "provided more than once"},
                 {{"--api-sock", "S", "--engine", "kvm", NULL}, 153, "--engine"},
-                {{"--api-sock", "S", "--engine", "qemu", NULL}, 1, "engine qemu not built yet"},
+                {{"--api-sock", "S", "--engine", "qemu", "--accel=warp", NULL}, 1, "--accel warp"},
                 {{"--api-sock", "S", "--level", "loud", NULL}, 152, "Invalid value for logger level"},
                 {{"--version", NULL}, 0, "Firecracker v1.16.1"},
                 {{"--help", NULL}, 0, "--api-sock"},
