@@ -91,7 +91,12 @@ static int set_rootfstype(InitConfig *c, const char *v)
 }
 
 static int set_port(InitConfig *c, const char *v) { return parse_port(v, &c->port); }
-static int set_overlay_size(InitConfig *c, const char *v) { return parse_size(v, &c->overlay_size); }
+static int set_overlay_size(InitConfig *c, const char *v)
+{
+        int r = parse_size(v, &c->overlay_size);
+        c->overlay_size_set |= r >= 0;
+        return r;
+}
 
 static int set_debug(InitConfig *c, const char *v)
 {

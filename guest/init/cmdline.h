@@ -17,6 +17,7 @@ typedef struct InitConfig {
         char rootfstype[CMDLINE_FSTYPE_MAX];
         uint32_t port;                      /* AF_VSOCK port of the agent */
         uint64_t overlay_size;              /* bytes, for every tmpfs emberd-init mounts */
+        bool overlay_size_set;              /* given on the command line (else see steps.c) */
         bool debug;
 } InitConfig;
 

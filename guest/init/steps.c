@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -82,6 +83,22 @@ static void note_unknown(void *userdata, const char *word)
         log_warn("cmdline: unknown key '%.64s' ignored", word);
 }
 
+/* The tmpfs size when the command line has none: half of MemTotal, at most OVERLAY_SIZE_MAX
+ * (what a 256 MiB guest could afford before: nothing). Unreadable: OVERLAY_SIZE_MAX. */
+static void overlay_default(InitCtx *c)
+{
+        _cleanup_free_ char *text = NULL;
+        c->cfg.overlay_size = OVERLAY_SIZE_MAX;
+        if (c->ops->read_file("/proc/meminfo", 64 * 1024, &text) < 0)
+                return;
+        const char *p = strstr(text, "MemTotal:");
+        unsigned long long kib = p ? strtoull(p + 9, NULL, 10) : 0;
+        if (kib > 0)
+                c->cfg.overlay_size = MIN(OVERLAY_SIZE_MAX, (uint64_t)kib * 1024 / 2 & ~((1ull << 20) - 1));
+        if (c->cfg.overlay_size == 0)
+                c->cfg.overlay_size = 1ull << 20;
+}
+
 static int step_cmdline(InitCtx *c, Err *e)
 {
         _cleanup_free_ char *buf = NULL;
@@ -95,6 +112,8 @@ static int step_cmdline(InitCtx *c, Err *e)
         int r = cmdline_parse(line, &c->cfg, note_unknown, NULL, e);
         if (r < 0)
                 return r;
+        if (!c->cfg.overlay_size_set)
+                overlay_default(c);
         if (c->cfg.debug)
                 log_set_level(LOG_DEBUG);
         log_info("cmdline: root=%s rootfstype=%s port=%" PRIu32 " overlay_size=%" PRIu64 "%s",

@@ -20,6 +20,9 @@
 #define ROOT_WAIT_MS 5000u
 #define ROOT_POLL_MS 10u
 #define DEV_TMPFS_SIZE "1m"
+/* Without ember.overlay_size every tmpfs gets half the memory, at most this: tmpfs pages
+ * cannot be swapped here, and a disk fill must meet ENOSPC before the OOM killer. */
+#define OVERLAY_SIZE_MAX (256ull << 20)
 
 typedef enum InitMode { INIT_VM, INIT_PROCESS } InitMode;
 

@@ -38,6 +38,7 @@ static void test_cmdline_defaults_and_keys(void)
         CHECK_STR(c.rootfstype, "squashfs");
         CHECK_EQ_INT(c.port, 52);
         CHECK_EQ_INT(c.overlay_size, 256ull << 20);
+        CHECK(!c.overlay_size_set); /* the boot step then picks half the memory */
         CHECK(!c.debug);
         /* what emberd actually builds */
         CHECK_EQ_INT(parse("console=ttyS0 reboot=k panic=1 ember.root=/dev/vdb ember.port=1024 "
@@ -47,6 +48,7 @@ static void test_cmdline_defaults_and_keys(void)
         CHECK_STR(c.rootfstype, "ext4");
         CHECK_EQ_INT(c.port, 1024);
         CHECK_EQ_INT(c.overlay_size, 512ull << 20);
+        CHECK(c.overlay_size_set);
         CHECK(c.debug);
         CHECK_EQ_INT(n, 0); /* non-ember words are not even noted */
         CHECK_EQ_INT(parse("ember.root=none", &c, &n), 0);

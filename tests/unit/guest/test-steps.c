@@ -17,7 +17,7 @@ static struct {
         char *lines[LOG_MAX];
         size_t n;
         char steps[1024];
-        const char *cmdline_file, *order_file;
+        const char *cmdline_file, *order_file, *meminfo_file;
         const char *fail_target; /* mount on this target fails with EINVAL */
         int dev_after;           /* is_blockdev says yes after this many polls; -1 never */
         int polls, sleeps;
@@ -81,7 +81,8 @@ static void f_sleep(unsigned ms) { rec.sleeps++; }
 static int f_read(const char *p, size_t max, char **ret)
 {
         const char *text = !strcmp(p, "/proc/cmdline") ? rec.cmdline_file
-                         : strstr(p, "modules.order") ? rec.order_file : NULL;
+                         : strstr(p, "modules.order") ? rec.order_file
+                         : !strcmp(p, "/proc/meminfo") ? rec.meminfo_file : NULL;
         record("read %s", p);
         if (!text)
                 return -ENOENT;
@@ -199,6 +200,37 @@ static void test_vm_none(void)
         CHECK_EQ_INT(find("chroot"), -1);
 }
 
+/* Without ember.overlay_size: half the memory, whole MiB, at most 256 MiB. */
+static void test_overlay_default(void)
+{
+        static const struct {
+                const char *meminfo, *want;
+        } cases[] = {
+                {"MemTotal:         223456 kB\nMemFree: 1 kB\n", "mount tmpfs /dev/shm tmpfs mode=1777,size=114294784"},
+                {"MemTotal:       24683520 kB\n", "mount tmpfs /dev/shm tmpfs mode=1777,size=268435456"},
+                {NULL, "mount tmpfs /dev/shm tmpfs mode=1777,size=268435456"}, /* unreadable */
+                {"garbage\n", "mount tmpfs /dev/shm tmpfs mode=1777,size=268435456"},
+                {"MemTotal: 1000 kB\n", "mount tmpfs /dev/shm tmpfs mode=1777,size=1048576"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                const char *failed;
+                Err e = {0};
+                rec_reset();
+                rec.meminfo_file = cases[i].meminfo;
+                CHECK_EQ_INT(run(INIT_VM, "ember.root=none", NULL, 0, &failed, &e), 0);
+                CHECK(find(cases[i].want) >= 0);
+                if (find(cases[i].want) < 0)
+                        fprintf(stderr, "  case %zu: no \"%s\"\n", i, cases[i].want);
+        }
+        const char *failed;
+        Err e = {0};
+        rec_reset();
+        rec.meminfo_file = "MemTotal: 1000 kB\n"; /* given: the command line wins, no read */
+        CHECK_EQ_INT(run(INIT_VM, "ember.root=none ember.overlay_size=64m", NULL, 0, &failed, &e), 0);
+        CHECK(find("mount tmpfs /dev/shm tmpfs mode=1777,size=67108864") >= 0);
+        CHECK_EQ_INT(find("read /proc/meminfo"), -1);
+}
+
 static const InitDev devs[] = {{"vda", 7, 3}, {"vdb", 259, 1}};
 
 static void test_process_engine(void)
@@ -297,6 +329,7 @@ TEST_MAIN({
         log_set_level(LOG_ERR);
         test_vm();
         test_vm_none();
+        test_overlay_default();
         test_process_engine();
         test_process_engine_none();
         test_table_columns();
