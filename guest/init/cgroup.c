@@ -4,6 +4,7 @@
  * exec.c asks, and falls back when there is no cgroup. */
 #include "cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -23,6 +24,7 @@
 
 #define CGROUP2_MAGIC 0x63677270 /* CGROUP2_SUPER_MAGIC, <linux/magic.h> (not in musl) */
 #define KILL_ROUNDS 100          /* cgroup.procs fallback (kernels before 5.14) */
+#define SUBTREE_DEPTH 16         /* cgroups the program made inside its own, removed with it */
 
 static int write_at(int dfd, const char *name, const char *val)
 {
@@ -277,6 +279,30 @@ static void read_stats(const ExecCgroup *cg, CgroupStats *st)
         st->pids_limit = read_keyed_at(cg->dir_fd, "pids.events", "max", &v) >= 0 && v > 0;
 }
 
+/* Removes the (empty) cgroups below dir_fd, deepest first; a program may mkdir inside its
+ * own cgroup (its namespace root), which would keep that from being removed. */
+static void remove_subtree(int dir_fd, unsigned depth)
+{
+        int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        for (struct dirent *de; (de = readdir(d));) {
+                if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                        continue;
+                int sub = openat(dir_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+                if (sub >= 0 && depth < SUBTREE_DEPTH)
+                        remove_subtree(sub, depth + 1);
+                if (sub >= 0)
+                        close(sub);
+                (void)unlinkat(dir_fd, de->d_name, AT_REMOVEDIR);
+        }
+        closedir(d);
+}
+
 void cgroup_exec_finish(ExecCgroup *cg, CgroupStats *ret)
 {
         if (ret)
@@ -287,6 +313,7 @@ void cgroup_exec_finish(ExecCgroup *cg, CgroupStats *ret)
         bool empty = wait_empty(cg->dir_fd, now_ms() + CGROUP_REMOVE_MS);
         if (ret)
                 read_stats(cg, ret);
+        remove_subtree(cg->dir_fd, 0);
         if (cg->procs_fd >= 0)
                 close(cg->procs_fd);
         close(cg->dir_fd);

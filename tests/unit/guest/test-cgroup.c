@@ -117,6 +117,28 @@ static void test_exec_cgroup(int parent_fd, bool controllers)
         cgroup_exec_finish(&cg, &st); /* idempotent */
 }
 
+static void test_subtree_removed(int parent_fd)
+{
+        /* the program made cgroups inside its own and moved a process there */
+        ExecCgroup cg;
+        Err e = {0};
+        CHECK_EQ_INT(cgroup_exec_create(parent_fd, "exec-3", 0, 0, &cg, &e), 0);
+        CHECK_EQ_INT(mkdirat(cg.dir_fd, "a", 0755), 0);
+        int a = openat(cg.dir_fd, "a", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        CHECK_EQ_INT(mkdirat(a, "b", 0755), 0);
+        ExecCgroup inner = {.parent_fd = -1, .dir_fd = -1, .procs_fd = openat(a, "b/cgroup.procs", O_WRONLY | O_CLOEXEC)};
+        CHECK(inner.procs_fd >= 0);
+        pid_t g, pid = spawn_in(&inner, &g);
+        CHECK(in_cgroup(pid, "b"));
+        close(inner.procs_fd);
+        close(a);
+        cgroup_exec_finish(&cg, NULL);
+        int s1 = reap(pid), s2 = reap(g);
+        CHECK(WIFSIGNALED(s1) && WTERMSIG(s1) == SIGKILL);
+        CHECK(WIFSIGNALED(s2) && WTERMSIG(s2) == SIGKILL);
+        CHECK(!exists_at(parent_fd, "exec-3"));
+}
+
 static void test_stale_cgroup(int parent_fd)
 {
         /* a handler died and left exec-2 with a process in it: the next exec-2 starts clean */
@@ -192,6 +214,7 @@ TEST_MAIN({
                 CHECK(parent >= 0);
                 test_exec_cgroup(parent, t.controllers);
                 test_stale_cgroup(parent);
+                test_subtree_removed(parent);
                 if (t.controllers)
                         test_limits(parent);
                 else
