@@ -9,7 +9,7 @@ VMM=${EMBER_VMM:-auto}
 mkdir -p "$STATE"
 
 build/emberd --state-dir "$STATE" --images-dir build/images --vmm "$VMM" \
-        --listen "unix:$SOCK" --listen 127.0.0.1:8080 &
+        --listen "unix:$SOCK" --listen 127.0.0.1:8080 --allow-insecure-tcp &
 EMBERD=$!
 trap 'kill -TERM $EMBERD 2>/dev/null; wait $EMBERD 2>/dev/null' EXIT INT TERM
 for _ in $(seq 200); do [ -S "$SOCK" ] && break; sleep 0.05; done

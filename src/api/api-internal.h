@@ -2,6 +2,7 @@
 #pragma once
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "api.h"
 
@@ -11,6 +12,9 @@ struct Api {
         Manager *manager;
         const Settings *settings;
         char *token; /* NULL = no listener may demand one */
+        bool token_on_loopback;
+        unsigned socket_mode;
+        gid_t socket_gid; /* (gid_t)-1 = unchanged */
         size_t max_body_bytes;
         unsigned max_connections, idle_timeout_s;
         const char *version;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "handlers.h"
+#include "listen.h"
 
 #ifndef EMBER_VERSION
 #define EMBER_VERSION "0.0.0"
@@ -24,6 +25,15 @@ int api_new(Manager *m, const Settings *s, const ApiOptions *o, Api **ret, Err *
         api->idle_timeout_s =
                 o && o->idle_timeout_s ? o->idle_timeout_s : API_DEFAULT_IDLE_TIMEOUT_S;
         api->version = o && o->version ? o->version : EMBER_VERSION;
+        api->token_on_loopback = o && o->token_on_loopback;
+        api->socket_mode = o && o->socket_mode ? o->socket_mode : 0660;
+        api->socket_gid = (gid_t)-1;
+        int r = o && o->socket_group ? listen_group(o->socket_group, &api->socket_gid) : 0;
+        if (r < 0) {
+                free(api);
+                return err_set(e, -r, "socket group '%.64s': %s", o->socket_group,
+                               r == -ENOENT ? "no such group" : strerror(-r));
+        }
         if (o && o->token) {
                 if (!*o->token || strlen(o->token) > API_MAX_TOKEN) {
                         free(api);

@@ -2,6 +2,7 @@
  * The daemon creates one Api over a Manager and adds listeners; everything a client can
  * reach goes through here. Must not know how sandboxes are run (that is the manager). */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "response.h"
@@ -18,6 +19,9 @@ typedef struct Api Api;
 
 typedef struct ApiOptions {
         const char *token;        /* bearer token for non-loopback TCP listeners (copied) */
+        bool token_on_loopback;   /* loopback TCP listeners demand the token too */
+        unsigned socket_mode;     /* of unix: listeners; 0 = 0660 */
+        const char *socket_group; /* of unix: listeners, a name or a gid; NULL = unchanged */
         size_t max_body_bytes;    /* 0 = API_DEFAULT_MAX_BODY */
         unsigned max_connections; /* 0 = API_DEFAULT_MAX_CONNECTIONS */
         unsigned idle_timeout_s;  /* 0 = API_DEFAULT_IDLE_TIMEOUT_S */
@@ -27,7 +31,9 @@ typedef struct ApiOptions {
 /* m and s must outlive the Api. */
 int api_new(Manager *m, const Settings *s, const ApiOptions *o, Api **ret, Err *e);
 /* Starts serving on "unix:/path", "127.0.0.1:8080", "[::1]:8080" (port 0 = any) and logs
- * "listening on <addr>" with the bound port. A non-loopback TCP address needs a token. */
+ * "listening on <addr>" with the bound port. A non-loopback TCP address needs a token, and
+ * so does a loopback one with token_on_loopback. Unix sockets get socket_mode and
+ * socket_group before they accept; each request on them logs the peer's pid, uid and gid. */
 int api_listen(Api *api, const char *addr, Err *e);
 /* Like api_listen, but demands the bearer token whatever the address (tests, paranoia). */
 int api_listen_with_token(Api *api, const char *addr, Err *e);

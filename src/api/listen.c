@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -81,7 +82,7 @@ static int parse_tcp(const char *text, ListenAddr *a, Err *e)
 
 int listen_parse(const char *text, ListenAddr *ret, Err *e)
 {
-        *ret = (ListenAddr){0};
+        *ret = (ListenAddr){.gid = (gid_t)-1};
         if (strncmp(text, "unix:", 5) == 0)
                 return parse_unix(text + 5, ret, e);
         return parse_tcp(text, ret, e);
@@ -119,6 +120,26 @@ int listen_format(const struct sockaddr *sa, char buf[LISTEN_ADDR_TEXT_MAX])
         return -EAFNOSUPPORT;
 }
 
+int listen_group(const char *group, gid_t *ret)
+{
+        char *end;
+        errno = 0;
+        unsigned long g = strtoul(group, &end, 10);
+        if (*group && !*end && !errno && g < (gid_t)-1 && group[0] != '-') {
+                *ret = (gid_t)g;
+                return 0;
+        }
+        struct group gr, *res = NULL;
+        char buf[4096];
+        int r = getgrnam_r(group, &gr, buf, sizeof(buf), &res);
+        if (r != 0)
+                return -r;
+        if (!res)
+                return -ENOENT;
+        *ret = gr.gr_gid;
+        return 0;
+}
+
 /* A socket file may be replaced only when nothing answers on it any more. */
 static int unix_clear_stale(const char *path, Err *e)
 {
@@ -151,8 +172,10 @@ static int open_unix(const ListenAddr *a, int backlog, int *ret_fd, dev_t *ret_d
         if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
                 return err_set(e, errno, "bind %s: %m", a->path);
         struct stat st;
-        /* no client can connect before listen(), so the mode is set before anyone can */
-        if (chmod(a->path, 0660) < 0 || lstat(a->path, &st) < 0 || listen(fd, backlog) < 0) {
+        /* no client can connect before listen(), so mode and group are set before anyone can */
+        if (chmod(a->path, a->mode ? a->mode : 0660) < 0 ||
+            (a->gid != (gid_t)-1 && chown(a->path, (uid_t)-1, a->gid) < 0) ||
+            lstat(a->path, &st) < 0 || listen(fd, backlog) < 0) {
                 r = err_set(e, errno, "%s: %m", a->path);
                 unlink(a->path);
                 return r;

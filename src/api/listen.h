@@ -12,6 +12,8 @@
 typedef struct ListenAddr {
         bool is_unix;
         char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+        mode_t mode; /* unix: file mode before listen(); 0 = 0660 */
+        gid_t gid;   /* unix: group before listen(); (gid_t)-1 = unchanged (listen_parse) */
         struct sockaddr_storage ss;
         socklen_t ss_len;
 } ListenAddr;
@@ -27,5 +29,7 @@ bool listen_is_local(const ListenAddr *a);
  * identify the socket file so that only our own is removed later. */
 int listen_open(const ListenAddr *a, int backlog, int *ret_fd, char ret_text[LISTEN_ADDR_TEXT_MAX],
                 dev_t *ret_dev, ino_t *ret_ino, Err *e);
+/* A group name or a decimal gid -> gid; -ENOENT when there is no such group. */
+int listen_group(const char *group, gid_t *ret);
 /* Formats an AF_INET/AF_INET6 address as "1.2.3.4:80" or "[::1]:80". */
 int listen_format(const struct sockaddr *sa, char buf[LISTEN_ADDR_TEXT_MAX]);

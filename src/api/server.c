@@ -1,12 +1,13 @@
 /* server.c — the HTTP transport: one libmicrohttpd daemon per listener, a thread per
  * connection (a slow exec blocks only its own client), bounded bodies, bearer-token check
- * for listeners that need it, one log line per request. Must not know any route or JSON
- * field: requests go to api_dispatch() whole. */
+ * for listeners that need it, one log line per request (with the peer's pid/uid/gid on a
+ * Unix socket). Must not know any route or JSON field: requests go to api_dispatch() whole. */
 #include <microhttpd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "api-internal.h"
@@ -22,6 +23,7 @@ struct Listener {
         dev_t dev;
         ino_t ino;
         bool need_token;
+        bool is_unix;
         struct MHD_Daemon *daemon; /* owns the listening fd until quiesced */
 };
 
@@ -33,6 +35,7 @@ typedef struct ReqCtx {
         unsigned status;
         char method[16];
         char path[160]; /* for the log line only: printable ASCII, truncated */
+        char peer[64];  /* " peer pid=.. uid=.. gid=.." on a Unix socket, else "" */
 } ReqCtx;
 
 static void copy_printable(char *dst, size_t size, const char *src)
@@ -103,6 +106,19 @@ static bool authorized(Listener *l, struct MHD_Connection *c)
         return token_equal(h, l->api->token);
 }
 
+/* Unix sockets: who is asking (SO_PEERCRED of the connection), for the request's log line. */
+static void peer_credentials(const Listener *l, struct MHD_Connection *c, ReqCtx *rc)
+{
+        const union MHD_ConnectionInfo *ci =
+                l->is_unix ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD) : NULL;
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        if (!ci || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return;
+        snprintf(rc->peer, sizeof(rc->peer), " peer pid=%d uid=%u gid=%u", (int)cred.pid,
+                 (unsigned)cred.uid, (unsigned)cred.gid);
+}
+
 /* A body over the limit is still read (and dropped) up to this much in all, so that a
  * client that sends before it reads gets its 413 instead of a reset connection. */
 static size_t drain_limit(const Listener *l) { return 2 * l->api->max_body_bytes; }
@@ -138,6 +154,7 @@ static enum MHD_Result request_begin(Listener *l, struct MHD_Connection *c, cons
         buf_init(&rc->body, l->api->max_body_bytes);
         copy_printable(rc->method, sizeof(rc->method), method);
         copy_printable(rc->path, sizeof(rc->path), url);
+        peer_credentials(l, c, rc);
         *con_cls = rc;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -210,8 +227,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         int64_t us = now_us() - rc->start_us;
         if (rc->status) {
                 api_count_status(l->api, rc->status);
-                log_info("%s %s %u %lld.%03lldms", rc->method, rc->path, rc->status,
-                         (long long)(us / 1000), (long long)(us % 1000));
+                log_info("%s %s %u %lld.%03lldms%s", rc->method, rc->path, rc->status,
+                         (long long)(us / 1000), (long long)(us % 1000), rc->peer);
         } else {
                 log_debug("%s %s: connection ended before a response (%d)", rc->method,
                           rc->path, (int)toe);
@@ -274,12 +291,14 @@ static int api_listen_impl(Api *api, const char *text, bool force_token, Err *e)
         int r = listen_parse(text, &a, e);
         if (r < 0)
                 return r;
-        bool need_token = force_token || !listen_is_local(&a);
+        bool local = listen_is_local(&a);
+        bool need_token = force_token || !local || (!a.is_unix && api->token_on_loopback);
         if (need_token && !api->token)
                 return err_set(e, EACCES,
-                               "listening on %s (not loopback) needs a bearer token "
-                               "(--token-file FILE)",
-                               text);
+                               "listening on %s (%s) needs a bearer token (--token-file FILE)",
+                               text, local ? "TCP" : "not loopback");
+        a.mode = api->socket_mode;
+        a.gid = api->socket_gid;
         Listener **v = realloc(api->listeners, (api->n_listeners + 1) * sizeof(*v));
         if (!v)
                 return err_set(e, ENOMEM, "out of memory");
@@ -287,7 +306,7 @@ static int api_listen_impl(Api *api, const char *text, bool force_token, Err *e)
         Listener *l = calloc(1, sizeof(*l));
         if (!l)
                 return err_set(e, ENOMEM, "out of memory");
-        *l = (Listener){.api = api, .need_token = need_token};
+        *l = (Listener){.api = api, .need_token = need_token, .is_unix = a.is_unix};
         int fd = -1;
         if (a.is_unix && !(l->unix_path = strdup(a.path)))
                 r = err_set(e, ENOMEM, "out of memory");

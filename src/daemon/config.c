@@ -15,7 +15,10 @@
 #include "shared/log.h"
 #include "shared/util.h"
 
-typedef enum OptKind { OK_STRING, OK_UINT, OK_SIZE, OK_VMM, OK_LOG_LEVEL, OK_LISTEN, OK_PACKS, OK_BOOL, _OK_MAX } OptKind;
+typedef enum OptKind {
+        OK_STRING, OK_UINT, OK_SIZE, OK_VMM, OK_LOG_LEVEL, OK_LISTEN, OK_PACKS, OK_BOOL,
+        OK_CGROUP, OK_MODE, _OK_MAX
+} OptKind;
 
 typedef struct Option {
         const char *flag; /* without "--"; NULL = config file only */
@@ -90,8 +93,35 @@ static const Option options[] = {
         {"max-body-bytes", "max_body_bytes", OK_SIZE, C(max_body_bytes), 1024, 256u << 20,
          "BYTES", "8388608", "largest request body (more → 413)"},
         {"token-file", "token_file", OK_STRING, C(token_file), 1, PATH_MAX, "FILE", NULL,
-         "bearer token clients must send (Authorization: Bearer); required to listen beyond "
-         "loopback"},
+         "bearer token clients must send (Authorization: Bearer) on every TCP listener"},
+        {"allow-insecure-tcp", "allow_insecure_tcp", OK_BOOL, C(allow_insecure_tcp), 0, 0, NULL,
+         NULL, "let loopback TCP listeners go without the bearer token (never beyond loopback)"},
+        {"socket-mode", "socket_mode", OK_MODE, C(socket_mode), 0, 0777, "MODE", "0660",
+         "file mode of unix: listeners, octal (the access control of the Unix socket)"},
+        {"socket-group", "socket_group", OK_STRING, C(socket_group), 1, 64, "GROUP", NULL,
+         "group (name or gid) of unix: listeners; default: emberd's"},
+        {"jailer-bin", "jailer_bin", OK_STRING, S(jailer_bin), 1, PATH_MAX, "PATH", "auto",
+         "auto|none|PATH: start each VMM through a jailer (Firecracker's jailer, or "
+         "ember-jailer for ember-vmm); auto = the one beside the VMM, when run as root"},
+        {"jail-uid", "jail_uid", OK_UINT, S(jail_uid), 0, 4294967294u, "UID", "65534",
+         "uid of a jailed VMM (the process engine stays root: docs/threat-model.md)"},
+        {"jail-gid", "jail_gid", OK_UINT, S(jail_gid), 0, 4294967294u, "GID", "65534",
+         "gid of a jailed VMM"},
+        {"chroot-base", "chroot_base", OK_STRING, S(chroot_base), 1, 64, "DIR", NULL,
+         "jails are DIR/<vmm binary>/<sandbox id>/root; default: <state-dir>/jail"},
+        {"cgroup-version", "cgroup_version", OK_CGROUP, S(cgroup_version), 0, 0, "V", "auto",
+         "auto|none|1|2: host cgroup of each VMM (auto: the hierarchy with cpu, memory, pids)"},
+        {"parent-cgroup", "parent_cgroup", OK_STRING, S(parent_cgroup), 1, 255, "PATH", "ember",
+         "VMM cgroups are <hierarchy>/PATH/<sandbox id>"},
+        {"cgroup-cpu-pct", "cgroup_cpu_pct", OK_UINT, S(cgroup_cpu_pct), 0, 10000, "PCT", "100",
+         "cpu.max per vcpu, in percent of one core (0 = no cpu limit)"},
+        {"cgroup-memory-overhead-mib", "cgroup_memory_overhead_mib", OK_UINT,
+         S(cgroup_mem_overhead_mib), 0, 65536, "MIB", "128",
+         "memory.max = the sandbox's memory_mib + MIB (the VMM's own memory)"},
+        {"cgroup-pids-max", "cgroup_pids_max", OK_UINT, S(cgroup_pids_max), 0, 4194304, "N",
+         "1024", "pids.max of each VMM's cgroup (0 = no limit)"},
+        {"no-seccomp", NULL, OK_BOOL, C(no_seccomp), 0, 0, NULL, NULL,
+         "do not install emberd's seccomp filter (debugging only)"},
         {"log-level", "log_level", OK_LOG_LEVEL, C(log_level), 0, 0, "LEVEL", "info",
          "error|warn|info|debug"},
         {NULL, "language_packs", OK_PACKS, S(packs), 0, 0, NULL, default_packs,
@@ -121,6 +151,9 @@ typedef struct Name {
 static const Name vmm_names[] = {
         {"auto", VMM_AUTO}, {"firecracker", VMM_FIRECRACKER}, {"qemu", VMM_QEMU},
         {"process", VMM_PROCESS},
+};
+static const Name cgroup_names[] = {
+        {"auto", -1}, {"none", 0}, {"1", 1}, {"2", 2},
 };
 static const Name level_names[] = {
         {"error", LOG_ERR}, {"warn", LOG_WARN}, {"info", LOG_INFO}, {"debug", LOG_DEBUG},
@@ -246,6 +279,24 @@ static int vmm_text(const Option *o, void *field, const char *s, Err *e)
         return r;
 }
 
+static int cgroup_text(const Option *o, void *field, const char *s, Err *e)
+{
+        return name_lookup(o, cgroup_names, ELEMENTSOF(cgroup_names), s, (int *)field, e);
+}
+
+/* An octal file mode, "0660" or "660". */
+static int mode_text(const Option *o, void *field, const char *s, Err *e)
+{
+        char *end;
+        errno = 0;
+        unsigned long m = strtoul(s, &end, 8);
+        if (!*s || *end || errno || m > o->max || strspn(s, "01234567") != strlen(s))
+                return err_set(e, EINVAL, "%s must be an octal mode between 0 and %llo",
+                               opt_name(o), o->max);
+        *(unsigned *)field = (unsigned)m;
+        return 0;
+}
+
 static int level_text(const Option *o, void *field, const char *s, Err *e)
 {
         return name_lookup(o, level_names, ELEMENTSOF(level_names), s, (int *)field, e);
@@ -341,6 +392,8 @@ static const KindOps kind_ops[_OK_MAX] = {
         [OK_LISTEN] = {listen_text, listen_json},
         [OK_PACKS] = {packs_text, packs_json},
         [OK_BOOL] = {bool_text, bool_json},
+        [OK_CGROUP] = {cgroup_text, enum_json},
+        [OK_MODE] = {mode_text, enum_json},
 };
 
 static int enum_json(const Option *o, void *field, json_t *v, Err *e)
@@ -586,7 +639,8 @@ int config_parse(Config *c, int argc, char **argv, Err *e)
         bool listen_cleared = false;
         for (size_t i = 0; i < n; i++) {
                 const Option *o = flags[i].o;
-                if (o->kind == OK_BOOL || o->offset == offsetof(Config, config_file))
+                /* booleans were applied in pass 1 too; again here, so they win over the file */
+                if (o->offset == offsetof(Config, config_file))
                         continue;
                 if (o->kind == OK_LISTEN && !listen_cleared) {
                         listen_clear(c);
@@ -643,11 +697,13 @@ static char *next_to_self(const char *name)
 
 static int finish_listen(Config *c, Err *e)
 {
+        /* TCP only when it can be protected: a token, or an explicit loopback exception */
+        bool tcp = c->token_file || c->allow_insecure_tcp;
         if (c->n_listen == 0) {
                 _cleanup_free_ char *sock = NULL;
                 if (asprintf(&sock, "unix:%s/emberd.sock", c->settings.state_dir) < 0 ||
                     strv_add(&c->listen, &c->n_listen, sock) < 0 ||
-                    strv_add(&c->listen, &c->n_listen, "127.0.0.1:8080") < 0)
+                    (tcp && strv_add(&c->listen, &c->n_listen, "127.0.0.1:8080") < 0))
                         return err_set(e, ENOMEM, "out of memory");
         }
         for (size_t i = 0; i < c->n_listen; i++) {
@@ -655,10 +711,17 @@ static int finish_listen(Config *c, Err *e)
                 int r = listen_parse(c->listen[i], &a, e);
                 if (r < 0)
                         return err_prefix(e, "listen");
-                if (!listen_is_local(&a) && !c->token_file)
+                if (a.is_unix || c->token_file)
+                        continue;
+                if (!listen_is_local(&a))
                         return err_set(e, EINVAL,
                                        "listening on %s (not loopback) needs a bearer token "
                                        "(--token-file FILE)",
+                                       c->listen[i]);
+                if (!c->allow_insecure_tcp)
+                        return err_set(e, EINVAL,
+                                       "listening on %s needs a bearer token (--token-file FILE), "
+                                       "or --allow-insecure-tcp to go without one on loopback",
                                        c->listen[i]);
         }
         return 0;
@@ -719,9 +782,13 @@ void config_free(Config *c)
         free(s->kernel);
         free(s->initrd);
         free(s->boot_args);
+        free(s->jailer_bin);
+        free(s->chroot_base);
+        free(s->parent_cgroup);
         packs_free(s->packs, s->n_packs);
         listen_clear(c);
         free(c->token_file);
+        free(c->socket_group);
         free(c->config_file);
         *c = (Config){0};
 }

@@ -16,6 +16,10 @@ typedef struct Config {
         char **listen; /* "unix:/path", "127.0.0.1:8080", ... */
         size_t n_listen;
         char *token_file;
+        bool allow_insecure_tcp; /* a loopback TCP listener may go without the token */
+        unsigned socket_mode;    /* unix: listeners */
+        char *socket_group;
+        bool no_seccomp;         /* --no-seccomp: no filter (src/daemon/seccomp.c) */
         size_t max_body_bytes;
         int log_level;
         char *config_file;

@@ -56,7 +56,14 @@ static void delete_all(Manager *m)
 
 static int serve(Config *c, Manager *m, const char *token, sigset_t *sigs)
 {
-        ApiOptions o = {.token = token, .max_body_bytes = c->max_body_bytes, .version = EMBER_VERSION};
+        ApiOptions o = {
+                .token = token,
+                .token_on_loopback = !c->allow_insecure_tcp,
+                .socket_mode = c->socket_mode,
+                .socket_group = c->socket_group,
+                .max_body_bytes = c->max_body_bytes,
+                .version = EMBER_VERSION,
+        };
         Api *api = NULL;
         Err e = {0};
         int r = api_new(m, &c->settings, &o, &api, &e);

@@ -40,6 +40,15 @@ typedef struct Settings {
         unsigned max_memory_limit_mib;     /* 0 = the sandbox's memory_mib */
         unsigned default_pids_limit;       /* 0 = none */
         unsigned max_pids_limit;           /* 0 = EXEC_MAX_PIDS_LIMIT */
+        /* jailer and host cgroups (FACTS §5; resolved by vmm_select_jail) */
+        char *jailer_bin;        /* "auto": one found beside the VMM, when root; NULL/"none": no */
+        unsigned jail_uid, jail_gid; /* the process engine stays root (docs/threat-model.md) */
+        char *chroot_base;       /* NULL = <state_dir>/jail */
+        int cgroup_version;      /* -1 = auto, 0 = none, 1, 2 */
+        char *parent_cgroup;     /* NULL = "ember" */
+        unsigned cgroup_cpu_pct;          /* per vcpu, of one core; 0 = no cpu limit */
+        unsigned cgroup_mem_overhead_mib; /* memory limit = guest memory + this */
+        unsigned cgroup_pids_max;         /* 0 = no limit */
 } Settings;
 
 const Pack *settings_find_pack(const Settings *s, const char *name);

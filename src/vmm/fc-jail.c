@@ -33,8 +33,8 @@ static const char *base_name(const char *p)
         return s ? s + 1 : p;
 }
 
-int fc_jail_create(const FcJailConfig *c, const char *exec_file, const char *id, FcJail *ret,
-                   Err *e)
+int fc_jail_find(const FcJailConfig *c, const char *exec_file, const char *id, FcJail *ret,
+                 Err *e)
 {
         *ret = FC_JAIL_INIT;
         /* the jailer names the jail after the canonical exec file (a symlink's target) */
@@ -45,6 +45,7 @@ int fc_jail_create(const FcJailConfig *c, const char *exec_file, const char *id,
                                strerror(errno));
         FcJail j = FC_JAIL_INIT;
         j.exec_name = strdup(base_name(exec));
+        j.exec_file = TAKE_PTR(exec);
         if (!j.exec_name || asprintf(&j.dir, "%s/%s/%s", base, j.exec_name, id) < 0 ||
             asprintf(&j.chroot, "%s/root", j.dir) < 0 ||
             asprintf(&j.pid_file, "%s/%s.pid", j.chroot, j.exec_name) < 0) {
@@ -59,8 +60,19 @@ int fc_jail_create(const FcJailConfig *c, const char *exec_file, const char *id,
                 fc_jail_destroy(&j);
                 return r;
         }
+        *ret = j;
+        return 0;
+}
+
+int fc_jail_create(const FcJailConfig *c, const char *exec_file, const char *id, FcJail *ret,
+                   Err *e)
+{
+        FcJail j;
+        int r = fc_jail_find(c, exec_file, id, &j, e);
+        if (r < 0)
+                return r;
         (void)rm_rf(j.dir);
-        int r = mkdir_p(j.chroot, 0755);
+        r = mkdir_p(j.chroot, 0755);
         if (r < 0) {
                 err_set(e, -r, "jail: cannot create %s: %s", j.chroot, strerror(-r));
                 fc_jail_destroy(&j);
@@ -181,14 +193,14 @@ static void add_cgroups(Argv *a, const FcCgroupConfig *cg, unsigned vcpus, unsig
         }
 }
 
-int fc_jail_argv(const FcJailConfig *c, const FcCgroupConfig *cg, const FcJail *j,
-                 const char *exec_file, const char *id, unsigned vcpus, unsigned mem_mib,
+int fc_jail_argv(const FcJailConfig *c, const FcCgroupConfig *cg, const FcJail *j, const char *id,
+                 unsigned vcpus, unsigned mem_mib,
                  const char *netns_path, const char *const *vmm_args, char ***ret)
 {
         Argv a = {.v = calloc(FC_JAIL_ARGS_MAX, sizeof(char *))};
         if (!a.v)
                 return -ENOMEM;
-        const char *fixed[] = {c->jailer, "--id", id, "--exec-file", exec_file,
+        const char *fixed[] = {c->jailer, "--id", id, "--exec-file", j->exec_file,
                                "--chroot-base-dir", c->chroot_base, "--new-pid-ns"};
         for (size_t i = 0; i < ELEMENTSOF(fixed); i++)
                 add(&a, fixed[i]);
@@ -204,6 +216,8 @@ int fc_jail_argv(const FcJailConfig *c, const FcCgroupConfig *cg, const FcJail *
         add(&a, "--");
         for (size_t i = 0; vmm_args && vmm_args[i]; i++)
                 add(&a, vmm_args[i]);
+        for (size_t i = 0; c->vmm_args && c->vmm_args[i]; i++)
+                add(&a, c->vmm_args[i]);
         add(&a, "--api-sock");
         add(&a, FC_JAIL_API_SOCK);
         if (a.err) {
@@ -262,6 +276,7 @@ void fc_jail_destroy(FcJail *j)
         free(j->dir);
         free(j->chroot);
         free(j->exec_name);
+        free(j->exec_file);
         free(j->pid_file);
         *j = FC_JAIL_INIT;
 }
@@ -311,32 +326,49 @@ int fc_jail_cgroup_remove(const FcCgroupConfig *cg, const char *id)
         return r;
 }
 
+void fc_jail_cgroup_remove_parent(const FcCgroupConfig *cg)
+{
+        CgroupFs fs;
+        if (!cg || !cg->version || cgroup_fs_load(cg->mounts, cg->version, &fs, NULL) < 0)
+                return;
+        size_t n = fs.version == 2 ? 1 : fs.n_v1;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *dir = NULL;
+                if (asprintf(&dir, "%s/%s", fs.version == 2 ? fs.unified : fs.v1[i].dir,
+                             cg->parent) >= 0)
+                        (void)rmdir(dir); /* EBUSY/ENOENT: someone else's, or never made */
+        }
+        cgroup_fs_free(&fs);
+}
+
 /* ---- a previous run's jails ---- */
 
-/* 1 when the VMM of this jail was alive (and got SIGKILL), else 0. */
-static int stale_kill(const char *dir, const char *exec_name)
+bool fc_jail_is_vmm_of(pid_t pid, const char *id)
 {
-        _cleanup_free_ char *pidfile = NULL, *root = NULL, *link = NULL;
+        /* /proc/<pid>/root cannot tell: after pivot_root it is not the chroot seen from here */
+        return fc_launch_cmdline_has(pid, FC_JAIL_API_SOCK) && fc_launch_cmdline_has(pid, id);
+}
+
+/* 1 when the VMM of this jail was alive (and got SIGKILL), else 0. */
+static int stale_kill(const char *dir, const char *exec_name, const char *id)
+{
+        _cleanup_free_ char *pidfile = NULL, *root = NULL;
         pid_t pid;
         if (asprintf(&root, "%s/root", dir) < 0 ||
             asprintf(&pidfile, "%s/%s.pid", root, exec_name) < 0 || read_pid(pidfile, &pid) < 0)
                 return 0;
         _cleanup_close_ int pidfd = pidfd_open(pid, 0);
-        char proc_root[64], target[PATH_MAX];
-        snprintf(proc_root, sizeof(proc_root), "/proc/%d/root", (int)pid);
-        ssize_t n = pidfd >= 0 ? readlink(proc_root, target, sizeof(target) - 1) : -1;
-        if (n < 0)
-                return 0;
-        target[n] = 0;
-        /* pinned by the pidfd, and its root is this jail: it is that VMM, not a recycled pid */
-        if (strcmp(target, root) != 0 || pidfd_send_signal(pidfd, SIGKILL, NULL, 0) < 0)
+        /* pinned by the pidfd, and it is this jail's VMM: not a recycled pid */
+        if (pidfd < 0 || !fc_jail_is_vmm_of(pid, id) ||
+            pidfd_send_signal(pidfd, SIGKILL, NULL, 0) < 0)
                 return 0;
         (void)fd_wait_readable(pidfd, now_ms() + FC_JAIL_STALE_WAIT_MS);
         return 1;
 }
 
 int fc_jail_stale_cleanup(const char *chroot_base, const char *exec_name,
-                          const FcCgroupConfig *cg, unsigned *ret_dirs)
+                          const FcCgroupConfig *cg, bool (*keep)(void *ud, const char *id),
+                          void *ud, unsigned *ret_dirs)
 {
         _cleanup_free_ char *top = NULL;
         if (asprintf(&top, "%s/%s", chroot_base, exec_name) < 0)
@@ -346,9 +378,10 @@ int fc_jail_stale_cleanup(const char *chroot_base, const char *exec_name,
         int killed = 0;
         for (struct dirent *de; d && (de = readdir(d));) {
                 _cleanup_free_ char *dir = NULL;
-                if (strncmp(de->d_name, "sb-", 3) != 0 || asprintf(&dir, "%s/%s", top, de->d_name) < 0)
+                if (strncmp(de->d_name, "sb-", 3) != 0 || (keep && keep(ud, de->d_name)) ||
+                    asprintf(&dir, "%s/%s", top, de->d_name) < 0)
                         continue;
-                killed += stale_kill(dir, exec_name);
+                killed += stale_kill(dir, exec_name, de->d_name);
                 if (rm_rf(dir) >= 0)
                         dirs++;
                 (void)fc_jail_cgroup_remove(cg, de->d_name);

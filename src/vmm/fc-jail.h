@@ -26,6 +26,7 @@ typedef struct FcJailConfig {
         bool netns;                      /* a fresh network namespace per VM (--netns) */
         const char *const *jailer_args;  /* extra jailer args before "--", NULL-terminated */
         const char *const *files;        /* extra files linked into the chroot root (by basename) */
+        const char *const *vmm_args;     /* appended to the VMM's own args (e.g. --init /x) */
 } FcJailConfig;
 
 /* The host cgroup of a VMM (jailed: made by the jailer; else by emberd right after spawn). */
@@ -43,12 +44,16 @@ typedef struct FcJail {
         char *dir;        /* <base>/<exec name>/<id>: removed whole */
         char *chroot;     /* dir/root */
         char *exec_name;
+        char *exec_file;  /* canonical: what the jailer gets as --exec-file */
         char *pid_file;   /* chroot/<exec name>.pid */
         int netns_fd;     /* held until the jailer has joined it; -1 = none */
 } FcJail;
 
 #define FC_JAIL_INIT ((FcJail){.netns_fd = -1})
 
+/* The paths of the jail of id, made by nothing (restart recovery: a previous run's jail). */
+int fc_jail_find(const FcJailConfig *c, const char *exec_file, const char *id, FcJail *ret,
+                 Err *e);
 /* <base>/<exec name>/<id>, made fresh (a stale one is removed first). */
 int fc_jail_create(const FcJailConfig *c, const char *exec_file, const char *id, FcJail *ret,
                    Err *e);
@@ -59,8 +64,8 @@ int fc_jail_link(const FcJail *j, const char *host_path, char **ret_inside, Err 
  * open ("/proc/<pid>/fd/<n>"). */
 int fc_jail_netns(FcJail *j, char *ret_path, size_t size, Err *e);
 /* The jailer's command line: jailer, its options, "--", vmm_args (the VMM's own args). */
-int fc_jail_argv(const FcJailConfig *c, const FcCgroupConfig *cg, const FcJail *j,
-                 const char *exec_file, const char *id, unsigned vcpus, unsigned mem_mib,
+int fc_jail_argv(const FcJailConfig *c, const FcCgroupConfig *cg, const FcJail *j, const char *id,
+                 unsigned vcpus, unsigned mem_mib,
                  const char *netns_path, const char *const *vmm_args, char ***ret);
 void fc_jail_argv_free(char **argv);
 /* After the jailer exited 0: the VMM from its pid file, as an FcProc (pidfd held). */
@@ -76,9 +81,15 @@ int fc_jail_cgroup_apply(const FcCgroupConfig *cg, const char *id, unsigned vcpu
                          unsigned mem_mib, pid_t pid, Err *e);
 /* Removes <parent>/<id> from every hierarchy of cg->version. */
 int fc_jail_cgroup_remove(const FcCgroupConfig *cg, const char *id);
+/* Removes <parent> itself where it is empty (at shutdown; in use elsewhere = left). */
+void fc_jail_cgroup_remove_parent(const FcCgroupConfig *cg);
 
+/* Is pid the jailed VMM of sandbox id (its command line: --id <id>, the jail's API socket)? */
+bool fc_jail_is_vmm_of(pid_t pid, const char *id);
 /* A previous emberd's jails under <base>/<exec name>/: kills each VMM named by a pid file
- * (only when /proc/<pid>/root is that very chroot), removes the jail and its cgroup.
- * Only "sb-*" entries are touched. Returns the number of VMMs killed. */
+ * (only when it is that jail's VMM: fc_jail_is_vmm_of), removes the jail and its cgroup.
+ * Only "sb-*" entries are touched, and not those keep() (NULL = none) says were re-adopted
+ * by restart recovery. Returns the number of VMMs killed. */
 int fc_jail_stale_cleanup(const char *chroot_base, const char *exec_name,
-                          const FcCgroupConfig *cg, unsigned *ret_dirs);
+                          const FcCgroupConfig *cg, bool (*keep)(void *ud, const char *id),
+                          void *ud, unsigned *ret_dirs);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "../shared/util.h"
@@ -120,7 +121,8 @@ static int launch_direct(FcVm *vm, const FcVmConfig *c, Err *e)
 }
 
 /* Host paths of the jail; the files the VMM opens are linked in, seen at /<name>. */
-static int jail_paths(FcVm *vm, const FcVmConfig *c, Err *e)
+/* The sockets and log of a jailed VMM (launched now, or adopted). */
+static int jail_sockets(FcVm *vm)
 {
         free(vm->api_sock);
         free(vm->vsock);
@@ -128,7 +130,12 @@ static int jail_paths(FcVm *vm, const FcVmConfig *c, Err *e)
         vm->api_sock = path_join(vm->jail.chroot, FC_JAIL_API_SOCK + 1);
         vm->vsock = path_join(vm->jail.chroot, FC_JAIL_VSOCK + 1);
         vm->log = strdup(FC_JAIL_LOG);
-        if (!vm->api_sock || !vm->vsock || !vm->log)
+        return vm->api_sock && vm->vsock && vm->log ? 0 : -ENOMEM;
+}
+
+static int jail_paths(FcVm *vm, const FcVmConfig *c, Err *e)
+{
+        if (jail_sockets(vm) < 0)
                 return err_set(e, ENOMEM, "out of memory");
         int r = fc_jail_link(&vm->jail, c->kernel, &vm->in_kernel, e);
         if (r >= 0 && c->initrd)
@@ -142,8 +149,9 @@ static int jail_paths(FcVm *vm, const FcVmConfig *c, Err *e)
         return r;
 }
 
-/* The jailer forks the VMM into a new pid namespace and exits: the VMM is then watched
- * through a pidfd from its pid file, like an adopted process (its exit status is not ours). */
+/* The jailer forks the VMM into a new pid namespace and exits. As a child subreaper we
+ * inherit the orphan and reap it like our own child; were we not its parent, it would be
+ * watched through its pidfd only, like an adopted process. */
 static int run_jailer(FcVm *vm, const FcVmConfig *c, char **argv, Err *e)
 {
         FcProc jp = FC_PROC_INIT;
@@ -160,7 +168,9 @@ static int run_jailer(FcVm *vm, const FcVmConfig *c, char **argv, Err *e)
         Err adopt_err = {0};
         r = fc_jail_adopt(&vm->jail, &vm->proc, ok ? e : &adopt_err);
         if (r >= 0) {
-                vm->proc.adopted = true;
+                siginfo_t si = {0};
+                vm->proc.adopted = waitid(P_PIDFD, (id_t)vm->proc.pidfd, &si,
+                                          WEXITED | WNOHANG | WNOWAIT) < 0; /* ECHILD */
                 vm->stopped = false;
                 (void)fc_launch_start_time(vm->proc.pid, &vm->start_time);
         }
@@ -180,12 +190,13 @@ static int launch_jailed(FcVm *vm, const FcVmConfig *c, Err *e)
         char netns[64];
         char **argv = NULL;
         vm->cgroup = c->cgroup; /* the jailer makes it; emberd removes it */
+        (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); /* see run_jailer() */
         int r = fc_jail_create(c->jail, c->argv[0], c->id, &vm->jail, e);
         if (r >= 0)
                 r = jail_paths(vm, c, e);
         if (r >= 0 && c->jail->netns)
                 r = fc_jail_netns(&vm->jail, netns, sizeof(netns), e);
-        if (r >= 0 && (r = fc_jail_argv(c->jail, c->cgroup, &vm->jail, c->argv[0], c->id, c->vcpus,
+        if (r >= 0 && (r = fc_jail_argv(c->jail, c->cgroup, &vm->jail, c->id, c->vcpus,
                                         c->mem_mib, c->jail->netns ? netns : NULL, c->argv + 1,
                                         &argv)) < 0)
                 err_set(e, -r, "jail: %s", strerror(-r));
@@ -307,13 +318,35 @@ json_t *fc_vm_save(const FcVm *vm)
                          (json_int_t)vm->start_time, "started", vm->started);
 }
 
-/* Frees a VM that was never ours to stop: no signal, the directory left alone. */
+/* Frees a VM that was never ours to stop: no signal, its directories left alone. */
 static void vm_discard(FcVm *vm)
 {
+        if (!vm)
+                return;
         vm->stopped = true;
         free(vm->dir);
         vm->dir = NULL;
+        free(vm->jail.dir); /* fc_jail_destroy() would remove it */
+        vm->jail.dir = NULL;
         fc_vm_free(vm);
+}
+
+/* Where the VM's files were: a jailed VMM's are in the jail of c->id (made by nothing). */
+static int adopt_paths(FcVm *vm, const FcVmConfig *c, Err *e)
+{
+        int r = c->jail ? fc_jail_find(c->jail, c->argv[0], c->id, &vm->jail, e) : 0;
+        if (r >= 0 && c->jail && jail_sockets(vm) < 0)
+                r = err_set(e, ENOMEM, "out of memory");
+        if (r >= 0 && (r = fc_api_new(vm->api_sock, &vm->api)) < 0)
+                err_set(e, -r, "out of memory");
+        return r;
+}
+
+/* The pinned process is this VM's VMM: its command line names its id and API socket. */
+static bool adopt_is_ours(const FcVm *vm)
+{
+        return vm->jail.chroot ? fc_jail_is_vmm_of(vm->proc.pid, vm->id)
+                               : fc_launch_cmdline_has(vm->proc.pid, vm->api_sock);
 }
 
 int fc_vm_adopt(const FcVmConfig *c, const json_t *saved, FcVm **ret, Err *e)
@@ -326,26 +359,33 @@ int fc_vm_adopt(const FcVmConfig *c, const json_t *saved, FcVm **ret, Err *e)
                 return err_set(e, EBADMSG, "the VMM's saved state is malformed");
         FcVm *vm = NULL;
         int r = vm_alloc(c, &vm);
-        if (r >= 0)
-                r = fc_api_new(vm->api_sock, &vm->api);
-        if (r < 0) {
-                vm_discard(vm);
-                return err_set(e, -r, "out of memory");
-        }
-        r = fc_launch_adopt((pid_t)pid, (uint64_t)start, &vm->proc);
-        if (r >= 0 && !fc_launch_cmdline_has(vm->proc.pid, vm->api_sock))
+        if (r < 0)
+                err_set(e, -r, "out of memory");
+        else
+                r = adopt_paths(vm, c, e);
+        if (r >= 0 && (r = fc_launch_adopt((pid_t)pid, (uint64_t)start, &vm->proc)) >= 0 &&
+            !adopt_is_ours(vm))
                 r = -ESRCH; /* the saved pid and start time belong to another program */
+        if (r == -ESRCH || r == -ENOENT)
+                err_set(e, ESRCH, "the VMM (pid %lld) is gone", (long long)pid);
         if (r < 0) {
                 vm_discard(vm);
-                return err_set(e, -r, r == -ESRCH ? "the VMM (pid %lld) is gone"
-                                                  : "the VMM (pid %lld): %s",
-                               (long long)pid, strerror(-r));
+                return r;
         }
         vm->start_time = (uint64_t)start;
         vm->started = started;
         vm->stopped = false;
+        vm->cgroup = c->cgroup; /* removed with the VM, like a launched one's */
         *ret = vm;
         return 0;
+}
+
+void fc_vm_remove_leftovers(const FcVmConfig *c)
+{
+        FcJail j;
+        if (c->jail && fc_jail_find(c->jail, c->argv[0], c->id, &j, NULL) >= 0)
+                fc_jail_destroy(&j); /* the jail directory with it */
+        (void)fc_jail_cgroup_remove(c->cgroup, c->id);
 }
 
 /* "<parent>/<name>/api.sock" with a plain name -> a copy of name, else NULL. */

@@ -32,7 +32,9 @@ typedef struct FcVmConfig {
 
 typedef struct FcVm FcVm;
 
-/* Spawns the VMM and waits for its API socket. On failure nothing is left running. */
+/* Spawns the VMM and waits for its API socket. On failure nothing is left running.
+ * A jailed launch makes this process a child subreaper (prctl), so that the VMM the jailer
+ * forks into a new pid namespace stays its child: only do it where every VMM is jailed. */
 int fc_vm_launch(const FcVmConfig *c, FcVm **ret, Err *e);
 /* logger -> machine-config -> boot-source -> drives -> vsock -> entropy. */
 int fc_vm_configure(FcVm *vm, const FcVmConfig *c, Err *e);
@@ -43,10 +45,14 @@ int fc_vm_start(FcVm *vm, Err *e);
  * this VMM again, as a JSON object for the sandbox's record ({"pid", "start_time",
  * "started"}; a launch path with more to undo, e.g. a jail, adds its fields). New reference. */
 json_t *fc_vm_save(const FcVm *vm);
-/* Takes over the VMM a previous emberd launched with the same c->dir and c->id: -ESRCH
- * unless it is alive, started at the saved time and names this VM's API socket on its
- * command line. It is not our child: watched and killed through a pidfd, never reaped. */
+/* Takes over the VMM a previous emberd launched with the same c->dir, c->id, c->argv[0],
+ * c->jail and c->cgroup: -ESRCH unless it is alive, started at the saved time and is this
+ * VM's (jailed: its root is the jail's chroot; else its command line names the API socket).
+ * It is not our child: watched and killed through a pidfd, never reaped. */
 int fc_vm_adopt(const FcVmConfig *c, const json_t *saved, FcVm **ret, Err *e);
+/* For a VM of c->id whose VMM is gone: removes its jail directory (c->jail) and its host
+ * cgroup (c->cgroup). c->dir is the caller's to remove. */
+void fc_vm_remove_leftovers(const FcVmConfig *c);
 /* Calls fn for each live process whose command line names an API socket of a VM directory
  * under parent_dir ("--api-sock <parent_dir>/<name>/api.sock"), with name and a pidfd that
  * pins it (fn must not keep it). Stops at fn's first error. */

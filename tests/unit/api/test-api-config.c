@@ -58,18 +58,18 @@ static void test_defaults(void)
                 CHECK_STR(s->packs[2].code_file, "main.js");
                 CHECK_EQ_INT(s->packs[2].memory_mib, 512);
         }
-        CHECK_EQ_INT(c.n_listen, 2);
-        if (c.n_listen == 2) {
+        /* TCP only with a token or --allow-insecure-tcp (src/daemon/config.c finish_listen) */
+        CHECK_EQ_INT(c.n_listen, 1);
+        if (c.n_listen == 1)
                 CHECK_STR(c.listen[0], "unix:/var/lib/ember/emberd.sock");
-                CHECK_STR(c.listen[1], "127.0.0.1:8080");
-        }
         config_free(&c);
 }
 
 static const char good[] =
         "{\"state_dir\": \"/tmp/st\", \"vmm\": \"process\", \"kernel\": \"k\", \"max_sandboxes\": 5,"
         " \"max_vcpus\": 8, \"output_cap\": 4096, \"max_body_bytes\": 65536,"
-        " \"listen\": [\"unix:/tmp/a.sock\", \"[::1]:0\"], \"log_level\": \"debug\","
+        " \"listen\": [\"unix:/tmp/a.sock\", \"[::1]:0\"], \"allow_insecure_tcp\": true,"
+        " \"log_level\": \"debug\","
         " \"firecracker_bin\": \"/opt/fc\", \"vmm_bin\": \"/opt/ember-vmm\","
         " \"language_packs\": [{\"name\": \"py\", \"rootfs\": \"/x/py.sqfs\","
         "   \"interpreter\": [\"python3\", \"-u\"], \"code_file\": \"m.py\", \"vcpus\": 2,"
@@ -183,7 +183,7 @@ static void test_flags(void)
         Config c;
         Err e = {0};
         CHECK_EQ_INT(parse(&c, &e, "--max-sandboxes", "9", "--config", path, "--listen=unix:/tmp/q",
-                           "--listen", "127.0.0.1:0", "--vmm", "process", NULL),
+                           "--listen", "127.0.0.1:0", "--vmm", "process", "--allow-insecure-tcp", NULL),
                      0);
         CHECK_EQ_INT(c.settings.max_sandboxes, 9);     /* flag beats file, whatever the order */
         CHECK_STR(c.settings.kernel, "fromfile");      /* file beats default */
@@ -213,6 +213,30 @@ static void test_flags(void)
         CHECK_MSG(e, "needs a bearer token");
         config_free(&c);
         CHECK_EQ_INT(parse(&c, &e, "--listen", "0.0.0.0:8080", "--token-file", "/t", NULL), 0);
+        config_free(&c);
+        /* loopback TCP: a token, or the explicit exception; never the exception beyond it */
+        CHECK(parse(&c, &e, "--listen", "127.0.0.1:8080", NULL) < 0);
+        CHECK_MSG(e, "--allow-insecure-tcp");
+        config_free(&c);
+        CHECK_EQ_INT(parse(&c, &e, "--listen", "127.0.0.1:8080", "--allow-insecure-tcp", NULL), 0);
+        config_free(&c);
+        CHECK(parse(&c, &e, "--listen", "0.0.0.0:8080", "--allow-insecure-tcp", NULL) < 0);
+        CHECK_MSG(e, "not loopback");
+        config_free(&c);
+        CHECK_EQ_INT(parse(&c, &e, "--token-file", "/t", NULL), 0); /* default TCP with a token */
+        CHECK_EQ_INT(c.n_listen, 2);
+        config_free(&c);
+        CHECK_EQ_INT(parse(&c, &e, "--socket-mode", "0600", "--socket-group", "0", "--jailer-bin",
+                           "none", "--cgroup-version", "2", NULL), 0);
+        CHECK_EQ_INT(c.socket_mode, 0600);
+        CHECK_EQ_INT(c.settings.cgroup_version, 2);
+        CHECK_STR(c.settings.jailer_bin, "none");
+        config_free(&c);
+        CHECK(parse(&c, &e, "--socket-mode", "0999", NULL) < 0);
+        CHECK_MSG(e, "octal");
+        config_free(&c);
+        CHECK(parse(&c, &e, "--cgroup-version", "3", NULL) < 0);
+        CHECK_MSG(e, "cgroup_version must be one of auto, none, 1, 2");
         config_free(&c);
         CHECK(parse(&c, &e, "--help=yes", NULL) < 0);
         config_free(&c);
