@@ -154,8 +154,8 @@ static int agent_unresponsive(Sandbox *sb, const ProtoExec *x, Err *e)
         if (sandbox_get_state(sb) == SANDBOX_DELETING)
                 return err_set(e, EHOSTDOWN, "the sandbox was deleted");
         (void)sandbox_set_state(sb, SANDBOX_FAILED); /* -EBUSY: another exec did it */
-        fc_vm_kill(sb->vm);
-        fc_vm_stop(sb->vm); /* reaps, removes its sockets and directory; idempotent */
+        fc_vm_kill(sb->vm);            /* no Ctrl-Alt-Del grace: the guest is not listening */
+        sandbox_teardown_failed(sb);   /* reaped, sockets and directory gone; idempotent */
         return err_setc(e, ETIMEDOUT, "agent_unresponsive",
                         "the guest agent gave no exit record within %u ms (timeout_ms %u + %u ms "
                         "grace): the VM was killed and sandbox '%s' is now failed",
