@@ -169,6 +169,9 @@ static void fe_state(H *h, uint32_t req, uint32_t index, uint32_t num)
 
 /* ---- host side: clients of uds_path and a listener for guest-initiated connections ---- */
 
+/* Accepts guest-initiated connections. Host sockets are read only by step_host_read, and
+ * the backend's own sockets get the smallest send buffer, so a host that does not read
+ * pushes back on the guest after a few KiB (wbuf, credit) within one small input. */
 static void host_service(H *h)
 {
         for (int i = N_HOST / 2; h->lis >= 0 && i < N_HOST; i++) {
@@ -178,10 +181,11 @@ static void host_service(H *h)
                 if (h->host[i] < 0)
                         break;
         }
-        for (int i = 0; i < N_HOST; i++) {
-                char buf[4096];
-                while (h->host[i] >= 0 && recv(h->host[i], buf, sizeof(buf), MSG_DONTWAIT) > 0)
-                        ;
+        int small = 1; /* the kernel rounds it up to its minimum */
+        for (ListNode *n = h->v->mux.all.next; n != &h->v->mux.all; n = n->next) {
+                VsockConn *c = container_of(n, VsockConn, all);
+                if (c->fd >= 0)
+                        (void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
         }
 }
 
@@ -425,6 +429,14 @@ static void step_host_write(H *h, FuzzIn *in)
         host_send(h, slot, p, n);
 }
 
+static void step_host_read(H *h, FuzzIn *in)
+{
+        int fd = h->host[fuzz_u8(in) % N_HOST];
+        char buf[4096];
+        while (fd >= 0 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+                ;
+}
+
 static void step_host_connect_line(H *h, FuzzIn *in)
 {
         unsigned slot = fuzz_u8(in) % N_HOST;
@@ -474,7 +486,7 @@ static void (*const steps[])(H *h, FuzzIn *in) = {
         step_handshake, step_raw_msg,   step_mem_write,    step_tx,
         step_rx,        step_kick,      step_host_connect, step_host_write,
         step_host_connect_line, step_host_close, step_host_listen, step_fe_reconnect,
-        step_rounds,
+        step_rounds,    step_host_read,
 };
 
 /* ---- one input ---- */

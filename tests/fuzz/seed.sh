@@ -198,7 +198,7 @@ def exec_seeds(c):
 
 # ---- fuzz-vhost ----
 
-HANDSHAKE, RAW, MEMW, TX, RX, KICK, HCONN, HWRITE, HLINE, HCLOSE, HLISTEN, FERECONN, ROUNDS = range(13)
+HANDSHAKE, RAW, MEMW, TX, RX, KICK, HCONN, HWRITE, HLINE, HCLOSE, HLISTEN, FERECONN, ROUNDS, HREAD = range(14)
 P52, P1000, HOSTP0, GUESTP0 = 0, 1, 3, 4
 
 def tx(op, src, dst, payload=b"", flags=0, layout=1, sel=0, src_cid=7, length=100000):
@@ -226,6 +226,11 @@ def vhost_seeds(c):
     # guest-initiated to a host listener on <uds_path>_1000, then the host closes
     c.add(hs + bytes([HLISTEN, 0]) + tx(1, GUESTP0, P1000) + tx(5, GUESTP0, P1000, b"ping") +
           bytes([HWRITE, 4, 4]) + b"pong" + rx() + bytes([HCLOSE, 4]) + bytes([ROUNDS, 3]))
+    # a host that does not read: the guest's data waits in wbuf, then the host reads it
+    big = b"g" * 4000
+    c.add(hs + bytes([HCONN, 0, HLINE, 0, P52]) + tx(2, P52, HOSTP0) +
+          tx(5, P52, HOSTP0, big) + tx(5, P52, HOSTP0, big) + tx(5, P52, HOSTP0, big) +
+          bytes([HREAD, 0, ROUNDS, 2]) + tx(4, P52, HOSTP0, flags=2) + bytes([HREAD, 0]))
     # refused connect, credit requests and updates, unknown connections
     c.add(hs + tx(1, GUESTP0, P52) + tx(7, GUESTP0, P52) + tx(6, GUESTP0, HOSTP0) + tx(5, GUESTP0, HOSTP0, b"x"))
     # hostile headers: bad cids, type, oversize len, bad shutdown flags, split header
