@@ -382,9 +382,10 @@ int fc_jail_stale_cleanup(const char *chroot_base, const char *exec_name,
                     asprintf(&dir, "%s/%s", top, de->d_name) < 0)
                         continue;
                 killed += stale_kill(dir, exec_name, de->d_name);
+                /* the cgroup first: a kill now leaves the jail, which names it, for next time */
+                (void)fc_jail_cgroup_remove(cg, de->d_name);
                 if (rm_rf(dir) >= 0)
                         dirs++;
-                (void)fc_jail_cgroup_remove(cg, de->d_name);
         }
         if (d)
                 closedir(d);

@@ -383,9 +383,9 @@ int fc_vm_adopt(const FcVmConfig *c, const json_t *saved, FcVm **ret, Err *e)
 void fc_vm_remove_leftovers(const FcVmConfig *c)
 {
         FcJail j;
+        (void)fc_jail_cgroup_remove(c->cgroup, c->id); /* first: the jail names it too */
         if (c->jail && fc_jail_find(c->jail, c->argv[0], c->id, &j, NULL) >= 0)
                 fc_jail_destroy(&j); /* the jail directory with it */
-        (void)fc_jail_cgroup_remove(c->cgroup, c->id);
 }
 
 /* "<parent>/<name>/api.sock" with a plain name -> a copy of name, else NULL. */
@@ -515,17 +515,19 @@ void fc_vm_stop(FcVm *vm)
                 (void)fc_launch_reap(&vm->proc);
                 pthread_mutex_unlock(&vm->lock);
         }
-        if (vm->dir) {
-                unlink_sockets(vm);
-                (void)rm_rf(vm->dir);
-        }
         pthread_mutex_lock(&vm->lock);
         bool clean = !vm->cleaned;
         vm->cleaned = true;
         pthread_mutex_unlock(&vm->lock);
+        /* the VM's directory goes last: restart recovery finds what remains of a VM whose
+         * teardown a kill cut short through it (cgroup, then jail, then directory) */
         if (clean) { /* the jailer cleans up nothing (FACTS §5) */
-                fc_jail_destroy(&vm->jail);
                 (void)fc_jail_cgroup_remove(vm->cgroup, vm->id);
+                fc_jail_destroy(&vm->jail);
+        }
+        if (vm->dir) {
+                unlink_sockets(vm);
+                (void)rm_rf(vm->dir);
         }
 }
 

@@ -1,5 +1,6 @@
 """Integration fixtures: one real emberd (process engine) per module, and an autouse check
-that every test leaves nothing behind (processes, sandbox dirs, mounts, loop devices)."""
+that every test leaves nothing behind (processes, sandbox dirs, jails, mounts, loop
+devices, host cgroups, and emberd's open file descriptors as they were before the test)."""
 import sys
 import pathlib
 
@@ -23,12 +24,23 @@ def api(ember):
     return ember.client
 
 
+@pytest.fixture(scope="session", autouse=True)
+def subreaper():
+    """VMMs orphaned by a killed emberd come to this process, which reaps them (PID 1 of
+    some containers does not)."""
+    ec.become_subreaper()
+    yield
+    ec.reap_orphans()
+
+
 @pytest.fixture(autouse=True)
 def nothing_left_behind(request):
+    e = request.getfixturevalue("ember") if "ember" in request.fixturenames else None
+    fds = ec.fd_kinds(e.proc.pid) if e else None
     yield
-    if "ember" not in request.fixturenames:
-        return
-    ec.assert_nothing_left(request.getfixturevalue("ember"))
+    ec.reap_orphans()
+    if e:
+        ec.assert_nothing_left(e, fds_before=fds)
 
 
 @pytest.fixture
