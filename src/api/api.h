@@ -11,7 +11,9 @@
 #include "shared/err.h"
 
 #define API_DEFAULT_MAX_BODY (8u * 1024 * 1024)
-#define API_DEFAULT_MAX_CONNECTIONS 256u /* per listener; one thread each */
+/* per listener; one thread each. Hundreds of idle or slow clients must not lock the others
+ * out (tests/integration/test_faults.py); emberd raises its fd limit to match (main.c). */
+#define API_DEFAULT_MAX_CONNECTIONS 2048u
 #define API_DEFAULT_IDLE_TIMEOUT_S 60u   /* idle keep-alive / stalled client */
 #define API_MAX_TOKEN 4096u
 
