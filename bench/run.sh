@@ -4,3 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 bench/api_bench.py --vmm process -n "${N:-50}"
 python3 bench/qemu_bench.py -n "${N_QEMU:-5}"
+python3 bench/load_bench.py --sandboxes "${LOAD_SANDBOXES:-50}" --execs "${LOAD_EXECS:-1000}"
