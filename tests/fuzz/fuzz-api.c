@@ -81,6 +81,20 @@ static void check_invalid_json(const FuzzReq *rq, const Response *r, const char 
                            code ? code : "(no code)");
 }
 
+/* The program's output comes back byte for byte when it is valid UTF-8 (NUL included). */
+static void check_output(json_t *j, const char *field, const char *raw, size_t len)
+{
+        json_t *valid = json_stringn(raw ? raw : "", len); /* NULL: not UTF-8 */
+        json_t *got = json_object_get(j, field);
+        FUZZ_CHECK(json_is_string(got), "exec result without %s", field);
+        if (valid)
+                FUZZ_CHECK(json_string_length(got) == len &&
+                                   !memcmp(json_string_value(got), raw ? raw : "", len),
+                           "%s changed on the way: %zu bytes became %zu", field, len,
+                           json_string_length(got));
+        json_decref(valid);
+}
+
 static void check_response(const FuzzReq *rq, const Response *r)
 {
         FUZZ_CHECK(status_allowed(r->status), "%s %s: status %u", rq->method, rq->path, r->status);
@@ -104,6 +118,11 @@ static void check_response(const FuzzReq *rq, const Response *r)
                 const char *code = json_string_value(
                         json_object_get(json_object_get(j, "error"), "code"));
                 check_invalid_json(rq, r, code);
+                size_t n = strlen(rq->path);
+                if (r->status == 200 && n > 5 && !strcmp(rq->path + n - 5, "/exec")) {
+                        check_output(j, "stdout", fake_exec.out, fake_exec.out_len);
+                        check_output(j, "stderr", fake_exec.err, fake_exec.err_len);
+                }
                 json_decref(j);
         } else {
                 FUZZ_CHECK(r->status == 200 && !strcmp(rq->path, "/metrics"),
