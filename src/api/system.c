@@ -2,6 +2,7 @@
  * (Prometheus text format 0.0.4). Read-only views of Settings and ManagerStats. */
 #include <stdio.h>
 
+#include "../sandbox/vmm-select.h"
 #include "api-internal.h"
 #include "handlers.h"
 
@@ -30,8 +31,9 @@ int handle_get_healthz(Api *api, const Request *req, Response *resp, Err *e)
         manager_stats(api->manager, &st);
         const char *vmm = manager_vmm_name(api->manager);
         return response_json(resp, 200,
-                             json_pack("{s:s, s:s, s:s, s:I}", "status", "ok", "version",
-                                       api->version, "vmm", vmm ? vmm : "unknown", "sandboxes",
+                             json_pack("{s:s, s:s, s:s, s:s, s:I}", "status", "ok", "version",
+                                       api->version, "vmm", vmm ? vmm : "unknown", "accel",
+                                       vmm_select_accel(), "sandboxes",
                                        (json_int_t)st.sandboxes));
 }
 

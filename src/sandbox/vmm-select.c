@@ -1,21 +1,22 @@
 /* vmm-select.c — which VMM a manager drives (see vmm-select.h). The "auto" policy lives
- * in vmm_select_auto() alone, so that a smarter probe replaces one function. */
+ * in vmm_select_auto() alone; the KVM verdict is ember-vmm's boot probe (kvm_usable()). */
 #include "vmm-select.h"
 
+#include <errno.h>
 #include <fcntl.h>
-#include <linux/kvm.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../shared/cleanup.h"
 #include "../shared/log.h"
 #include "../shared/util.h"
+#include "../vmm/fc-launch.h"
 #include "../vmm/fc-stray.h"
 
 static bool binary_runnable(const char *bin)
@@ -35,25 +36,88 @@ static bool binary_runnable(const char *bin)
         return false;
 }
 
-/* /dev/kvm existing is not enough: it must create a VM (DESIGN §2 — a broken nested KVM
- * may still fail later; a later probe may boot a tiny guest). */
-static bool kvm_can_create_vm(void)
+/* ---- the KVM verdict and the accelerator ---- */
+
+#define VMM_PROBE_WAIT_MS 30000 /* ember-vmm's probe boot is bounded at 8 s; a margin */
+#define VMM_PROBE_LINE_MAX 512
+
+static char selected_accel[8] = "none"; /* what the last vmm_select() decided */
+
+const char *vmm_select_accel(void) { return selected_accel; }
+
+static char *image(const Settings *s, const char *p)
 {
-        _cleanup_close_ int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-        if (kvm < 0)
-                return false;
-        int vm = ioctl(kvm, KVM_CREATE_VM, 0);
-        if (vm < 0)
-                return false;
-        close(vm);
-        return true;
+        char *r = NULL;
+        if (!p || !p[0])
+                return NULL;
+        if (p[0] == '/' || !s->images_dir)
+                return strdup(p);
+        return asprintf(&r, "%s/%s", s->images_dir, p) < 0 ? NULL : r;
 }
 
-static VmmKind vmm_select_auto(const Settings *s)
+/* The "kvm: ..." line of the probe's output (its stderr may hold log lines too). */
+static bool probe_line(const char *text, char *line, size_t size)
 {
-        if (binary_runnable(s->firecracker_bin) && kvm_can_create_vm())
-                return VMM_FIRECRACKER;
-        return VMM_QEMU;
+        for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+                if (!strncmp(p, "kvm: ", 5)) {
+                        snprintf(line, size, "%.*s", (int)strcspn(p, "\n"), p);
+                        return true;
+                }
+        return false;
+}
+
+/* ember-vmm's verdict (it boots the real kernel and initramfs under -accel kvm, once, and
+ * caches it): /dev/kvm existing proves nothing (DESIGN §2). Spawned like a VMM (fc-launch:
+ * on emberd's unfiltered spawner thread), its output in a file of the state dir. */
+static bool kvm_usable(const Settings *s, char *line, size_t size)
+{
+        _cleanup_free_ char *kernel = image(s, s->kernel), *initrd = image(s, s->initrd);
+        _cleanup_free_ char *out = NULL, *text = NULL;
+        const char *argv[] = {s->vmm_bin, "--probe-kvm", "--kernel", kernel ? kernel : "",
+                              initrd ? "--initrd" : NULL, initrd, NULL};
+        FcProc p = FC_PROC_INIT;
+        size_t len = 0;
+        snprintf(line, size, "kvm: unusable (cannot run %s --probe-kvm)",
+                 s->vmm_bin ? s->vmm_bin : "ember-vmm");
+        if (!binary_runnable(s->vmm_bin) || !s->state_dir || mkdir_p(s->state_dir, 0700) < 0 ||
+            asprintf(&out, "%s/.kvm-probe.%d", s->state_dir, (int)getpid()) < 0) {
+                out = NULL;
+                return false;
+        }
+        (void)unlink(out);
+        if (fc_launch_spawn(argv, s->state_dir, out, &p) < 0)
+                return false;
+        if (fc_launch_wait_exit(&p, now_ms() + VMM_PROBE_WAIT_MS) <= 0)
+                fc_launch_kill(&p);
+        (void)fc_launch_reap(&p);
+        fc_launch_close(&p);
+        if (read_file(out, VMM_PROBE_LINE_MAX * 8, &text, &len) == 0 && !probe_line(text, line, size))
+                snprintf(line, size, "kvm: unusable (the probe printed no verdict)");
+        (void)unlink(out);
+        return p.how == CLD_EXITED && p.status == 0 && !strncmp(line, "kvm: usable", 11);
+}
+
+/* auto: Firecracker when it and a usable KVM exist, else the qemu engine (KVM or TCG). The
+ * qemu engine is told the accelerator: ember-vmm may run jailed, where it could not probe. */
+static VmmKind vmm_select_auto(const Settings *s, bool *ret_kvm)
+{
+        char line[VMM_PROBE_LINE_MAX + 32];
+        bool fc = binary_runnable(s->firecracker_bin);
+        bool kvm = kvm_usable(s, line, sizeof(line));
+        *ret_kvm = kvm;
+        VmmKind k = fc && kvm ? VMM_FIRECRACKER : VMM_QEMU;
+        log_info("vmm auto: %s, accelerator %s (%s; firecracker %s)",
+                 k == VMM_FIRECRACKER ? "firecracker" : "ember-vmm's qemu engine",
+                 kvm ? "kvm" : "tcg", line, fc ? "found" : "not found");
+        return k;
+}
+
+static bool qemu_kvm(const Settings *s)
+{
+        char line[VMM_PROBE_LINE_MAX + 32];
+        bool kvm = kvm_usable(s, line, sizeof(line));
+        log_info("vmm qemu: accelerator %s (%s)", kvm ? "kvm" : "tcg", line);
+        return kvm;
 }
 
 static const struct {
@@ -64,9 +128,26 @@ static const struct {
         [VMM_PROCESS] = {"process"},
 };
 
+static int make_argv(const char *bin, const char *engine, const char *accel, char ***ret)
+{
+        const char *src[] = {bin, engine ? "--engine" : NULL, engine, accel ? "--accel" : NULL,
+                             accel, NULL};
+        char **argv = calloc(ELEMENTSOF(src), sizeof(char *));
+        bool ok = argv != NULL;
+        for (size_t i = 0; ok && src[i]; i++)
+                ok = (argv[i] = strdup(src[i])) != NULL;
+        if (!ok) {
+                vmm_select_free(argv);
+                return -ENOMEM;
+        }
+        *ret = argv;
+        return 0;
+}
+
 int vmm_select(const Settings *s, VmmKind *ret_kind, char ***ret_argv, Err *e)
 {
-        VmmKind k = s->vmm == VMM_AUTO ? vmm_select_auto(s) : s->vmm;
+        bool kvm = false, probed = s->vmm == VMM_AUTO;
+        VmmKind k = s->vmm == VMM_AUTO ? vmm_select_auto(s, &kvm) : s->vmm;
         if ((size_t)k >= ELEMENTSOF(engines) || k == VMM_AUTO)
                 return err_set(e, EINVAL, "vmm: unknown kind %d", (int)k);
         const char *engine = engines[k].engine;
@@ -74,22 +155,14 @@ int vmm_select(const Settings *s, VmmKind *ret_kind, char ***ret_argv, Err *e)
         if (!bin || !bin[0])
                 return err_set(e, EINVAL, "vmm: %s needs %s to be set", vmm_kind_name(k),
                                engine ? "vmm_bin" : "firecracker_bin");
-        char **argv = calloc(4, sizeof(char *));
-        if (!argv)
+        if (k == VMM_QEMU && !probed)
+                kvm = qemu_kvm(s);
+        const char *accel = k == VMM_FIRECRACKER ? "kvm" : k == VMM_QEMU ? (kvm ? "kvm" : "tcg")
+                                                                          : "none";
+        if (make_argv(bin, engine, k == VMM_QEMU ? accel : NULL, ret_argv) < 0)
                 return err_set(e, ENOMEM, "out of memory");
-        argv[0] = strdup(bin);
-        if (engine) {
-                argv[1] = strdup("--engine");
-                argv[2] = strdup(engine);
-        }
-        if (!argv[0] || (engine && (!argv[1] || !argv[2]))) {
-                for (size_t i = 0; i < 3; i++)
-                        free(argv[i]);
-                free(argv);
-                return err_set(e, ENOMEM, "out of memory");
-        }
+        snprintf(selected_accel, sizeof(selected_accel), "%s", accel);
         *ret_kind = k;
-        *ret_argv = argv;
         return 0;
 }
 

@@ -1,6 +1,8 @@
 /* vmm-select.h — turns Settings.vmm into the command line of the VMM to spawn.
- * process/qemu -> "<vmm_bin> --engine <name>", firecracker -> "<firecracker_bin>",
- * auto -> firecracker when it can run here, else qemu. Probes, never spawns.
+ * process -> "<vmm_bin> --engine process", qemu -> "<vmm_bin> --engine qemu --accel kvm|tcg",
+ * firecracker -> "<firecracker_bin>", auto -> firecracker when it and a usable KVM exist,
+ * else qemu. KVM is usable when `<vmm_bin> --probe-kvm` says so (it boots the real kernel
+ * once and caches the verdict); that is the only process spawned here, never a VMM.
  * vmm_select_jail(): the jailer and host cgroup every launch of that VMM uses. */
 #pragma once
 #include "../shared/err.h"
@@ -10,6 +12,9 @@
 /* *ret_argv: malloc'd NULL-terminated array of malloc'd strings (free with vmm_select_free). */
 int vmm_select(const Settings *s, VmmKind *ret_kind, char ***ret_argv, Err *e);
 void vmm_select_free(char **argv);
+/* The accelerator the last vmm_select() chose: "kvm", "tcg" (qemu engine) or "none"
+ * (process engine). For /healthz; set once at startup, read-only afterwards. */
+const char *vmm_select_accel(void);
 
 /* How every VMM of a manager is jailed and limited (owned strings inside). */
 typedef struct VmmJail {

@@ -2,6 +2,7 @@
  * small array guarded by one mutex; exec can block on a condition variable so tests can
  * show that a slow exec does not hold up other requests. */
 #include "fake-manager.h"
+#include "sandbox/vmm-select.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -202,3 +203,4 @@ void manager_stats(Manager *m, ManagerStats *ret)
 }
 
 const char *manager_vmm_name(Manager *m) { return "process"; }
+const char *vmm_select_accel(void) { return "none"; } /* src/sandbox/vmm-select.h, for /healthz */
