@@ -1,6 +1,8 @@
 """Integration fixtures: one real emberd (process engine) per module, and an autouse check
 that every test leaves nothing behind (processes, sandbox dirs, jails, mounts, loop
-devices, host cgroups, and emberd's open file descriptors as they were before the test)."""
+devices, host cgroups, and emberd's open file descriptors as they were before the test),
+and no new sanitizer report from any process when the run collects them (scripts/test.sh:
+the integration tier is the suite's LeakSanitizer run)."""
 import sys
 import pathlib
 
@@ -37,10 +39,12 @@ def subreaper():
 def nothing_left_behind(request):
     e = request.getfixturevalue("ember") if "ember" in request.fixturenames else None
     fds = ec.fd_kinds(e.proc.pid) if e else None
+    reports = ec.sanitizer_reports()
     yield
     ec.reap_orphans()
     if e:
         ec.assert_nothing_left(e, fds_before=fds)
+    ec.assert_no_new_sanitizer_reports(reports)
 
 
 @pytest.fixture

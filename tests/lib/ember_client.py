@@ -384,6 +384,26 @@ def wait_clean(ember, timeout=5.0):
         time.sleep(0.05)
 
 
+def sanitizer_reports():
+    """Reports of sanitized processes so far, when the run collects them (scripts/test.sh
+    sets EMBER_SANITIZER_LOGS and the sanitizers' log_path): {file name: text}."""
+    d = os.environ.get("EMBER_SANITIZER_LOGS")
+    if not d or not os.path.isdir(d):
+        return {}
+    texts = {f: (pathlib.Path(d) / f).read_text(errors="replace") for f in sorted(os.listdir(d))}
+    # LeakSanitizer also logs warnings that report nothing (a thread that exited while it
+    # stopped the world: "Unable to get registers from thread N")
+    return {f: t for f, t in texts.items()
+            if "ERROR:" in t or "SUMMARY:" in t or "runtime error:" in t}
+
+
+def assert_no_new_sanitizer_reports(before):
+    """LeakSanitizer (at every normal exit), ASan and UBSan reports of any process of the
+    suite — emberd, ember-vmm, ember-jailer — that appeared since `before`."""
+    new = {f: t for f, t in sanitizer_reports().items() if f not in before}
+    assert not new, "sanitizer reports:\n" + "\n".join(f"== {f}\n{t[:6000]}" for f, t in new.items())
+
+
 def assert_nothing_left(ember, timeout=5.0, fds_before=None):
     """After a test: sandboxes it did not delete are removed (and reported), then nothing
     of emberd's may remain, and (given fds_before = fd_kinds() from before the test) emberd
