@@ -592,7 +592,8 @@ static size_t take_expired(Manager *m, Sandbox **out, size_t max)
         return k;
 }
 
-/* Ready sandboxes whose VMM exited become failed; returns them referenced (lock held). */
+/* Ready sandboxes whose VMM exited become failed; returns them referenced (lock held). The
+ * check is a zero-timeout poll of each pidfd: no VMM call, nothing that can block. */
 static size_t ref_died(Manager *m, Sandbox **out, size_t max)
 {
         size_t k = 0;

@@ -1,8 +1,9 @@
 /* recovery.c — restart recovery (see recovery.h), in passes over a list of the sb-* entries
  * taken first: records (adopt, or kill the recorded VMM); then what has no usable record (a
  * crash between spawn and the first record, a record lost or corrupt): a /proc scan for VMMs
- * naming an API socket under the sandboxes directory, and the jails' pid files; then the
- * directories, jails and host cgroups of everything not adopted.
+ * naming an API socket under the sandboxes directory, and for jailed ones the jail sweep
+ * (jailers at work, jailed roots, pid files); then the host cgroups, jails and directories
+ * of everything not adopted — directories last, so an interrupted recovery can resume.
  *
  * emberd is deliberately NOT a child subreaper (PR_SET_CHILD_SUBREAPER): a restarted emberd
  * is not an ancestor of the VMMs it adopts, so being a subreaper would not make them its
@@ -68,8 +69,7 @@ static int list_entries(Recovery *rc)
         return r;
 }
 
-/* A recorded VMM that will not be re-adopted: kill it (after its stop grace) if it is still
- * the recorded process, and remove the directory. */
+/* The VM of sandbox id as this run would launch it: where its jail and cgroup are. */
 static FcVmConfig vm_config(const Recovery *rc, const char *path, const char *id)
 {
         const SandboxBoot *b = rc->p->boot;
@@ -77,6 +77,8 @@ static FcVmConfig vm_config(const Recovery *rc, const char *path, const char *id
                             .cgroup = b->cgroup};
 }
 
+/* A recorded VMM that will not be re-adopted: kill it (after its stop grace) if it is still
+ * the recorded process, with its cgroup, jail and directory. */
 static void kill_recorded(Recovery *rc, const char *path, const SandboxRecord *rec)
 {
         FcVmConfig c = vm_config(rc, path, rec->id);
@@ -154,7 +156,7 @@ static void recovery_free(Recovery *rc)
         free(rc->adopted);
 }
 
-/* Whatever of a sandbox that was not adopted: its directory, jail and host cgroup. */
+/* Whatever of a sandbox that was not adopted: its host cgroup, jail, then directory. */
 static void remove_leftovers(Recovery *rc, const char *name)
 {
         _cleanup_free_ char *path = NULL;
