@@ -5,11 +5,11 @@
  * (jailers at work, jailed roots, pid files); then the host cgroups, jails and directories
  * of everything not adopted — directories last, so an interrupted recovery can resume.
  *
- * emberd is deliberately NOT a child subreaper (PR_SET_CHILD_SUBREAPER): a restarted emberd
- * is not an ancestor of the VMMs it adopts, so being a subreaper would not make them its
- * children; it would only make emberd inherit (and have to reap) every orphan below it.
- * Adopted VMMs are watched (POLLIN at exit) and killed through a pidfd; their zombies are
- * reaped by init or by whatever subreaper runs emberd (systemd does). */
+ * Recovery does not rely on PR_SET_CHILD_SUBREAPER and could not: a restarted emberd is not an
+ * ancestor of the VMMs it adopts, so they never become its children (a jailed launch makes
+ * emberd a subreaper only so that its own jailed VMMs stay its children: fc-vm.c). Adopted
+ * VMMs are watched (POLLIN at exit) and killed through a pidfd; their zombies are reaped by
+ * init or by the subreaper above emberd (docs/design.md §4). */
 #include "recovery.h"
 
 #include <dirent.h>
