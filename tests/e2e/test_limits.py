@@ -100,4 +100,7 @@ def test_memory_hog_without_a_limit_is_oom(api, py):
     # its memory. Last in this module: a VM lost here would fail the cases after it.
     r = api.exec(py["id"], code=HOG, timeout_ms=120000)
     assert r["status"] == "oom" and r["signal"] == 9, r
+    r = api.request("POST", f"/sandboxes/{py['id']}/exec", {"code": "print(6*7)"})
+    assert r.status == 200, ("the VM died after its guest used all of its memory: is the host "
+                             "cgroup's cgroup_memory_overhead_mib too small for the VMM? " + repr(r))
     still_usable(api, py)
