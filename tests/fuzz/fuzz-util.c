@@ -194,7 +194,11 @@ uint64_t fuzz_fd_snapshot(void)
         struct pollfd p[64];
         for (int i = 0; i < 64; i++)
                 p[i] = (struct pollfd){.fd = i};
-        FUZZ_CHECK(poll(p, 64, 0) >= 0, "poll: %m"); /* one call: POLLNVAL = not open */
+        int r;
+        do /* one call: POLLNVAL = not open (EINTR: libFuzzer's -timeout alarm) */
+                r = poll(p, 64, 0);
+        while (r < 0 && errno == EINTR);
+        FUZZ_CHECK(r >= 0, "poll: %m");
         uint64_t open_fds = 0;
         for (int i = 0; i < 64; i++)
                 if (!(p[i].revents & POLLNVAL))

@@ -5,7 +5,7 @@
 FUZZ_BUILD ?= build-fuzz-clang
 FUZZ_WORK ?= $(FUZZ_BUILD)/fuzz-work
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= fuzz-api fuzz-agent-frames fuzz-exec-decode fuzz-fc-api fuzz-vhost
+FUZZ_TARGETS ?= fuzz-api fuzz-http fuzz-agent-frames fuzz-exec-decode fuzz-fc-api fuzz-vhost
 # Coverage for the code under test, not only the harness: every library of the build dir is
 # compiled with -fsanitize=fuzzer-no-link. UBSan findings abort like ASan ones. Clang warns
 # about a few idioms gcc accepts (vsnprintf through a helper, split string literals): those

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # seed.sh — (re)writes the seed inputs of the fuzz corpora from the unit tests' cases:
 #   fuzz-api          routes of src/api/routes.c, JSON bodies quoted in tests/unit/api/*.c
+#   fuzz-http         the same routes as raw HTTP, and the limits of tests/unit/api/test-api-http.c
 #   fuzz-fc-api       the request tables of tests/unit/compat/test-compat-router.c
 #   fuzz-agent-frames the guest scripts of tests/unit/vmm/test-vsock.c, as byte streams
 #   fuzz-exec-decode  the EXEC payloads of tests/unit/test-proto.c (good and hostile)
@@ -112,6 +113,38 @@ def api_suite_seeds(c):
             continue
         c.add(req("POST", "/sandboxes", body))
         c.add(seq(CREATE, req("POST", "/sandboxes/sb-0001/exec", body)))
+
+# ---- fuzz-http ----
+
+def http(method, path, body=None, token=b"fuzz-token", extra=b"", version=b"HTTP/1.1"):
+    h = method.encode() + b" " + path.encode() + b" " + version + b"\r\nHost: ember\r\n"
+    if token is not None:
+        h += b"Authorization: Bearer " + token + b"\r\n"
+    if body is not None:
+        h += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+    return h + extra + b"\r\n" + (body or b"")
+
+def http_seeds(c):
+    routes = re.findall(r'\{"(GET|POST|DELETE)", "([^"]+)", handle_', open("src/api/routes.c").read())
+    create = http("POST", "/sandboxes", b'{"language_pack":"python"}')
+    for method, pattern in routes:
+        c.add(create + http(method, pattern.replace("{id}", "sb-0001"),
+                            b'{"code":"print(1)"}' if pattern.endswith("/exec") else None))
+    c.add(http("GET", "/healthz", token=None))
+    c.add(http("GET", "/healthz", token=b"wrong"))
+    c.add(http("POST", "/sandboxes", b"x" * 100, token=b"wrong"))
+    c.add(http("POST", "/sandboxes", b"{" * 5000))                     # over the body limit
+    c.add(http("POST", "/sandboxes", b"{}", extra=b"Expect: 100-continue\r\n"))
+    c.add(http("POST", "/sandboxes", None, extra=b"Content-Length: 9999999\r\nExpect: 100-continue\r\n"))
+    c.add(http("POST", "/sandboxes", None, extra=b"Transfer-Encoding: chunked\r\n") +
+          b"1a\r\n{\"language_pack\":\"python\"}\r\n0\r\n\r\n")
+    c.add(http("POST", "/sandboxes", None, extra=b"Transfer-Encoding: chunked\r\n") +
+          (b"1000\r\n" + b"a" * 4096 + b"\r\n") * 3 + b"0\r\n\r\n")
+    c.add(http("GET", "/sandboxes", version=b"HTTP/1.0"))
+    c.add(b"GET /healthz\r\n\r\n")
+    c.add(b"BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n")
+    c.add(http("GET", "/" + "a" * 3000))
+    c.add(http("GET", "/healthz", extra=b"X-Long: " + b"h" * 9000 + b"\r\n"))
 
 # ---- fuzz-fc-api ----
 
@@ -256,7 +289,7 @@ def main():
         return
     if args:
         sys.exit("usage: tests/fuzz/seed.sh [--suite-out DIR]")
-    gens = {"fuzz-api": api_seeds, "fuzz-fc-api": fc_seeds, "fuzz-agent-frames": agent_seeds,
+    gens = {"fuzz-api": api_seeds, "fuzz-http": http_seeds, "fuzz-fc-api": fc_seeds, "fuzz-agent-frames": agent_seeds,
             "fuzz-exec-decode": exec_seeds, "fuzz-vhost": vhost_seeds}
     for name, gen in gens.items():
         c = Corpus("tests/fuzz/corpus", name)
