@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../shared/cleanup.h"
@@ -329,17 +330,23 @@ static int qemu_ctrl_alt_del(Engine *en, Err *e)
 
 static int qemu_exit_fd(Engine *en) { return en->proc.pid && !en->proc.reaped ? en->proc.pidfd : -1; }
 
+/* QEMU exits 0 when the guest ends itself (reboot=k, panic=1 and -no-reboot: a reboot
+ * ends QEMU, as it ends Firecracker). Anything else is the VMM failing: a signal (the
+ * host's OOM killer, a crash) or an error status. */
 static int qemu_reap(Engine *en, char *how, size_t how_size)
 {
         int r = qemu_proc_reap(&en->proc, how, how_size);
-        char last[QEMU_CONSOLE_LINE_MAX];
+        char last[QEMU_CONSOLE_LINE_MAX], note[2 * QEMU_CONSOLE_LINE_MAX];
         /* the guest's last words (a FATAL line, a panic) must be in the console file before
          * ember-vmm exits: emberd reads them for its 502 */
         qemu_console_finish(en->console, now_ms() + QEMU_DRAIN_MS);
+        if (r < 0 || (en->proc.status.si_code == CLD_EXITED && en->proc.status.si_status == 0))
+                return r < 0 ? r : 0;
         qemu_console_last_error(en->console, last, sizeof(last));
-        if (r >= 0 && last[0] && strcmp(how, "exited with status 0") != 0)
-                log_warn("qemu engine: QEMU %s; its last message: %s", how, last);
-        return r;
+        snprintf(note, sizeof(note), "QEMU %s%s%s", how, last[0] ? ": " : "", last);
+        log_error("qemu engine: %s", note);
+        qemu_console_note(en->console, note);
+        return 1; /* FcExitCode::GenericError */
 }
 
 static void qemu_destroy(Engine *en)

@@ -33,7 +33,9 @@ typedef struct EngineOps {
         int (*attach_vsock)(Engine *en, int listen_fd, Err *e);
         /* Pollable fd, POLLIN once the guest has ended; -1 before start. */
         int (*exit_fd)(Engine *en);
-        /* After exit_fd fired: reaps and describes how the guest ended ("exited with 0"). */
+        /* After exit_fd fired: reaps and describes how the guest ended ("exited with 0").
+         * Returns 0 for a guest's own end (reboot, panic), or > 0, the exit status ember-vmm
+         * ends with, when what ran it crashed (the qemu engine: QEMU killed or failing). */
         int (*reap)(Engine *en, char *how, size_t how_size);
         /* Kills a running guest, waits for it, releases everything. NULL-safe. */
         void (*destroy)(Engine *en);

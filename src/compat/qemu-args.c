@@ -55,7 +55,9 @@ static void part_machine(const QemuSpec *s, Argv *a)
         push2(a, "-display", "none");
         /* a guest reboot (reboot=k, panic=1) ends QEMU, as it ends Firecracker */
         push(a, "-no-reboot");
-        push2(a, "-accel", s->kvm ? "kvm" : "tcg");
+        /* TCG's translation cache grows with the code a guest runs (QEMU's default cap is
+         * 1 GiB): a fixed cap bounds QEMU's memory; a full cache is flushed, not grown */
+        push2(a, "-accel", s->kvm ? "kvm" : "tcg,tb-size=" QEMU_TCG_TB_MIB);
         if (s->kvm)
                 push2(a, "-cpu", "host");
         push(a, "-object");

@@ -14,6 +14,8 @@
 #define QEMU_MACHINE "q35"
 /* x86_64 COMMAND_LINE_SIZE, what the guest kernel keeps (Firecracker's CMDLINE_MAX_SIZE). */
 #define QEMU_CMDLINE_MAX 2048u
+/* ours: the TCG translation cache, in MiB (emberd's host cgroup leaves room for it) */
+#define QEMU_TCG_TB_MIB "128"
 
 typedef struct QemuDrive {
         const char *id;  /* [A-Za-z0-9_]+, checked by the model */

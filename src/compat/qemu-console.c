@@ -189,6 +189,15 @@ void qemu_console_finish(QemuConsole *c, int64_t deadline_ms)
                 console_stop(c);
 }
 
+void qemu_console_note(QemuConsole *c, const char *line)
+{
+        if (!c || c->running || c->console_fd < 0)
+                return;
+        char buf[QEMU_CONSOLE_LINE_MAX + 64];
+        int n = snprintf(buf, sizeof(buf), "\nember-vmm: %s\n", line);
+        write_console(c, buf, MIN((size_t)n, sizeof(buf) - 1));
+}
+
 void qemu_console_last_error(QemuConsole *c, char *out, size_t size)
 {
         if (!size)

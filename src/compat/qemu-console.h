@@ -21,6 +21,9 @@ int qemu_console_start(int serial_fd, int err_fd, int console_fd, QemuConsole **
 /* Waits until both inputs reached EOF (QEMU exited) or the deadline passed, then stops the
  * thread: everything QEMU printed before it died is in the console file after this. */
 void qemu_console_finish(QemuConsole *c, int64_t deadline_ms);
+/* After finish: one line of ember-vmm's own in the console (why QEMU ended, for the
+ * reader of the console — emberd quotes its tail). */
+void qemu_console_note(QemuConsole *c, const char *line);
 /* The last line QEMU wrote on stderr ("" if none). Safe while the thread runs. */
 void qemu_console_last_error(QemuConsole *c, char *out, size_t size);
 /* Console bytes written so far (for the tests). */

@@ -169,10 +169,13 @@ static void api_handler(void *ctx, const char *method, const char *url, const ch
 static void guest_ended(Vmm *vm)
 {
         char how[64] = "ended";
-        (void)vm->ops->reap(vm->engine, how, sizeof(how));
-        log_info("guest %s: ember-vmm exits 0 (as Firecracker does on a guest reboot)", how);
+        int r = vm->ops->reap(vm->engine, how, sizeof(how));
         vm->done = true;
-        vm->exit_code = 0;
+        vm->exit_code = r > 0 ? r : 0;
+        if (vm->exit_code)
+                log_error("guest %s: ember-vmm exits %d (the VMM failed)", how, vm->exit_code);
+        else
+                log_info("guest %s: ember-vmm exits 0 (as Firecracker does on a guest reboot)", how);
 }
 
 static int serve_once(Vmm *vm, struct pollfd *pfds)

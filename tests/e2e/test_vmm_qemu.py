@@ -200,3 +200,15 @@ def test_qemu_that_never_answers_cannot_hang_the_start(vmm, tmp_path):
     assert st == 400, raw
     assert "no answer in time" in json.loads(raw)["fault_message"]
     assert not ec.descendants(v.proc.pid), "the hung QEMU was not killed"
+
+
+def test_qemu_killed_is_a_vmm_failure_with_its_reason(vmm):
+    # e.g. the host's OOM killer: not a guest reboot, so not exit 0; the console says why
+    v = vmm("evq-oom")
+    v.configure(BOOT)
+    assert v.start()[0] == 204
+    pids = v.qemu()
+    assert pids
+    os.kill(pids[0], signal.SIGKILL)
+    assert v.wait_exit() == 1
+    assert "ember-vmm: QEMU was killed by signal 9 (KILL)" in v.console()

@@ -67,7 +67,7 @@ static void test_args_full(void)
         if (!a)
                 return;
         CHECK_STR(a[0], "qemu-system-x86_64");
-        CHECK(has_pair(a, "-accel", "tcg") && find(a, "-cpu") < 0);
+        CHECK(has_pair(a, "-accel", "tcg,tb-size=128") && find(a, "-cpu") < 0);
         CHECK(has_pair(a, "-object", "memory-backend-memfd,id=mem0,size=256M,share=on,dump=off"));
         CHECK(has_pair(a, "-machine", "q35,memory-backend=mem0") && has_pair(a, "-m", "256M"));
         CHECK(has_pair(a, "-smp", "1") && find(a, "-S") > 0 && find(a, "-no-reboot") > 0);
