@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import ember_client as ec
-from e2e_util import processes_naming, vmm_args
+from e2e_util import firecracker_bin, kvm_verdict, processes_naming, vmm_args
 
 
 def test_print_42(api, py):
@@ -96,3 +96,18 @@ def test_healthz_names_the_vmm_and_accelerator(api, ember):
     h = api.request("GET", "/healthz").json
     assert h["vmm"] == ember.vmm
     assert h["accel"] in (("kvm", "tcg") if ember.vmm == "qemu" else ("kvm",)), h
+
+
+def test_auto_follows_the_kvm_probe():
+    """--vmm auto: Firecracker when it and a usable KVM exist, else the qemu engine with the
+    accelerator the probe allows; the log and /healthz say which (no VM is booted here)."""
+    usable, line = kvm_verdict()
+    want = "firecracker" if usable and firecracker_bin() else "qemu"
+    e = ec.Emberd(vmm="auto", extra_args=vmm_args("firecracker") if firecracker_bin() else [])
+    try:
+        h = e.client.request("GET", "/healthz").json
+    finally:
+        rc, log = e.stop()
+        e.cleanup()
+    assert (h["vmm"], h["accel"]) == (want, "kvm" if usable else "tcg"), (h, line)
+    assert "vmm auto: " in log and line.split(" (")[0] in log, log[-2000:]
