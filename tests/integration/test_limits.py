@@ -191,14 +191,16 @@ def guest_init_pid(ember, sid):
 def capped(api, ember, request):
     """A python sandbox whose guest runs under a host cap (param: pids_max, memory_bytes)."""
     cap = HostCap(**request.param)
-    sb = api.create("python")
+    sb = None
     try:
+        sb = api.create("python")
         cap.add(guest_init_pid(ember, sb["id"]))
         yield sb
     finally:
-        api.delete(sb["id"])
+        if sb:
+            api.delete(sb["id"])
         ec.wait_clean(ember)
-        cap.close()
+        cap.close()  # even when the create failed: no cgroup of ours stays on the host
 
 
 FORK_BOMB = """
