@@ -34,6 +34,7 @@ static const CliOption options[] = {
         VAL("start-time-us", start_time_us, "Passed by a jailer; ignored."),
         VAL("start-time-cpu-us", start_time_cpu_us, "Passed by a jailer; ignored."),
         VAL("parent-cpu-time-us", parent_cpu_time_us, "Passed by a jailer; ignored."),
+        FLAG("no-seccomp", no_seccomp, "Run without the seccomp filter (not for production)."),
         VAL("engine", engine, "How the guest runs: process (default) or qemu."),
         VAL("init", init, "emberd-init for the process engine."),
         VAL("qemu-bin", qemu_bin, "QEMU for the qemu engine (default: qemu-system-x86_64)."),

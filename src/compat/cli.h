@@ -23,6 +23,7 @@ typedef struct CliOptions {
         bool probe_kvm;
         bool boot_timer; /* accepted, ignored */
         const char *start_time_us, *start_time_cpu_us, *parent_cpu_time_us; /* from a jailer; ignored */
+        bool no_seccomp; /* Firecracker's --no-seccomp: no filter (src/shared/seccomp.c) */
         bool version;
         bool help;
 } CliOptions;

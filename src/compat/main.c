@@ -13,6 +13,7 @@
 
 #include "../shared/cleanup.h"
 #include "../shared/log.h"
+#include "../shared/ember-seccomp.h"
 #include "api.h"
 #include "cli.h"
 #include "engine.h"
@@ -138,5 +139,7 @@ int main(int argc, char **argv)
         }
         snprintf(prefix, sizeof(prefix), "ember-vmm:%s", o.id);
         log_set_prefix(prefix);
+        if (!o.no_seccomp && seccomp_vmm(o.engine) < 0) /* before any thread or guest */
+                return 1;
         return run(&o, ops);
 }

@@ -5,12 +5,16 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "api/api.h"
 #include "config.h"
 #include "shared/log.h"
+#include "shared/ember-seccomp.h"
 #include "shared/util.h"
+#include "spawner.h"
+#include "vmm/fc-launch.h"
 
 #ifndef EMBER_VERSION
 #define EMBER_VERSION "0.0.0"
@@ -37,6 +41,40 @@ static int token_load(const char *path, char **ret, Err *e)
         *ret = strdup(start);
         explicit_bzero(text, len);
         return *ret ? 0 : err_set(e, ENOMEM, "out of memory");
+}
+
+/* The spawner thread first (it must stay unfiltered: VMMs and jailers inherit a filter),
+ * then the filter on this thread, which every later thread inherits. */
+static int harden(const Config *c)
+{
+        int r = spawner_start();
+        if (r < 0) {
+                log_error("cannot start the spawner thread: %s", strerror(-r));
+                return r;
+        }
+        fc_launch_set_runner(spawner_run);
+        if (c->no_seccomp || seccomp_sanitizer_build()) {
+                log_warn("seccomp: no emberd filter (%s)",
+                         c->no_seccomp ? "--no-seccomp" : "a sanitizer build");
+                return 0;
+        }
+        Err e = {0};
+        if ((r = seccomp_install(&seccomp_policy_emberd, &e)) < 0)
+                log_error("%s", e.msg);
+        else
+                log_info("seccomp: emberd filter installed (other calls fail with EPERM)");
+        return r;
+}
+
+/* Every API connection holds a socket (API_DEFAULT_MAX_CONNECTIONS per listener) and every
+ * sandbox a few fds: the soft limit (1024 under systemd) would refuse clients long before. */
+static void raise_fd_limit(void)
+{
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                (void)setrlimit(RLIMIT_NOFILE, &rl);
+        }
 }
 
 static void delete_all(Manager *m)
@@ -105,6 +143,9 @@ static int run(Config *c)
         sigaddset(&sigs, SIGTERM);
         pthread_sigmask(SIG_BLOCK, &sigs, NULL);
         signal(SIGPIPE, SIG_IGN);
+        raise_fd_limit();
+        if (harden(c) < 0)
+                return 1;
         Manager *m = NULL;
         if (manager_new(&c->settings, &m, &e) < 0) {
                 log_error("%s", e.msg);

@@ -51,6 +51,24 @@ static int spawn_actions(posix_spawn_file_actions_t *fa, int console_fd, const c
         return -r;
 }
 
+static FcLaunchRunner runner;
+
+void fc_launch_set_runner(FcLaunchRunner run) { runner = run; }
+
+typedef struct SpawnCall {
+        const char *const *argv;
+        posix_spawn_file_actions_t *fa;
+        posix_spawnattr_t *attr;
+        pid_t pid;
+        int r;
+} SpawnCall;
+
+static void spawn_call(void *arg)
+{
+        SpawnCall *c = arg;
+        c->r = -posix_spawnp(&c->pid, c->argv[0], c->fa, c->attr, (char *const *)c->argv, environ);
+}
+
 int fc_launch_spawn(const char *const *argv, const char *dir, const char *console_path,
                     FcProc *ret)
 {
@@ -70,9 +88,13 @@ int fc_launch_spawn(const char *const *argv, const char *dir, const char *consol
         if (r < 0)
                 return r;
         r = spawn_actions(&fa, fd, dir);
-        pid_t pid = 0;
-        if (r >= 0)
-                r = -posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, environ);
+        SpawnCall call = {.argv = argv, .fa = &fa, .attr = &attr, .r = r};
+        if (r >= 0 && runner)
+                runner(spawn_call, &call);
+        else if (r >= 0)
+                spawn_call(&call);
+        r = call.r;
+        pid_t pid = call.pid;
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
         if (r < 0)

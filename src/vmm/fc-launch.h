@@ -22,6 +22,10 @@ typedef struct FcProc {
 
 #define FC_PROC_INIT ((FcProc){.pid = 0, .pidfd = -1})
 
+/* Where posix_spawn runs: the calling thread by default. A seccomp filter survives execve,
+ * so emberd runs it on a thread of its own that has none (src/daemon/spawner.c). */
+typedef void (*FcLaunchRunner)(void (*fn)(void *arg), void *arg);
+void fc_launch_set_runner(FcLaunchRunner run);
 /* argv[0] is looked up in PATH when it has no '/'. stdout and stderr are appended to
  * console_path; stdin is /dev/null; cwd is dir; signals default, mask empty; setsid. */
 int fc_launch_spawn(const char *const *argv, const char *dir, const char *console_path,
