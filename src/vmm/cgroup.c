@@ -199,7 +199,7 @@ static int knob_write(const char *dir, const char *file, const char *value)
         _cleanup_free_ char *path = NULL;
         if (asprintf(&path, "%s/%s", dir, file) < 0)
                 return -ENOMEM;
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY); /* as `>` */
         if (fd < 0)
                 return -errno;
         char line[CGROUP_VALUE_MAX + 2];
