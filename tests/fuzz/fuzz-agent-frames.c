@@ -1,13 +1,7 @@
-/* fuzz-agent-frames.c — the host side of the agent protocol against a hostile guest: the
- * input is what the guest sends, fed through a socketpair (shut for writing after it, so
- * nothing ever waits) to the real agent client, agent_exec()'s poll loop or agent_ping().
- * An independent model reads the same stream with the pure codecs (proto_hdr_parse,
- * proto_exit_unpack, proto_error_unpack) and says what the client must conclude; both must
- * agree on success, output bytes, EXIT record, truncation flags and PONG. A failure must
- * carry an errno and only printable text (guest bytes end up in logs and JSON).
- *
- * Input: byte 0 = mode (bit 0: ping instead of exec; bits 1-3: stdout cap / 512; bits 4-6:
- * stderr cap / 512; bit 7: the exec sends 100 KiB of stdin), then the guest's byte stream. */
+/* fuzz-agent-frames.c — the host side of the agent protocol against a hostile guest: what
+ * the guest sends goes to the real agent client (agent_exec, agent_ping) through a
+ * socketpair and to an independent model of what the client must conclude; both must agree.
+ * Must never wait: the guest's side is shut for writing after the input. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -18,6 +12,13 @@
 #include "proto/proto.h"
 #include "shared/util.h"
 #include "vsock/agent.h"
+
+/* Checks: client and model agree on success, output bytes, EXIT record, truncation flags
+ * and PONG; a failure carries an errno and only printable text (guest bytes end up in logs
+ * and JSON). The model reads the stream with the pure codecs (proto_hdr_parse,
+ * proto_exit_unpack, proto_error_unpack).
+ * Input: byte 0 = mode (bit 0: ping instead of exec; bits 1-3: stdout cap / 512; bits 4-6:
+ * stderr cap / 512; bit 7: the exec sends 100 KiB of stdin), then the guest's byte stream. */
 
 #define STDIN_BYTES (100u * 1024)
 

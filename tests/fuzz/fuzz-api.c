@@ -1,19 +1,21 @@
 /* fuzz-api.c — emberd's public API as a client drives it: requests split from the input go
  * through api_dispatch() (router, JSON decoding, field tables, handlers, error table) over
- * the in-memory fake manager of tests/unit/api. Checks every answer: an allowed status, an
- * error body of the documented shape, valid JSON (hence valid UTF-8), and a 400 for every
- * body that is not JSON at all. Never touches HTTP transport (libmicrohttpd's) or a VM.
- *
- * Input (fuzz-util.h's text format), requests run in order on one fresh Api and manager:
- *   "POST /sandboxes\n{\"language_pack\":\"python\"}" + "\n%%\n" + "GET /sandboxes/sb-0001"
- * Pseudo-requests set what the next execs return: "OUT" and "ERR" take their body as the
- * program's raw stdout / stderr bytes, "RES" takes exit code, signal, timed_out from it. */
+ * the in-memory fake manager of tests/unit/api, and every answer is checked. Must not touch
+ * HTTP transport (fuzz-http.c does) or a VM. */
 #include <jansson.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "fake-manager.h"
 #include "fuzz-util.h"
+
+/* Checks: an allowed status, an error body of the documented shape, valid JSON (hence
+ * valid UTF-8), a 400 for every body that is not JSON at all, output that is valid UTF-8
+ * unchanged.
+ * Input (fuzz-util.h's text format), requests run in order on one fresh Api and manager:
+ *   "POST /sandboxes\n{\"language_pack\":\"python\"}" + "\n%%\n" + "GET /sandboxes/sb-0001"
+ * Pseudo-requests set what the next execs return: "OUT" and "ERR" take their body as the
+ * program's raw stdout / stderr bytes, "RES" takes exit code, signal, timed_out from it. */
 
 static Pack packs[] = {
         {.name = "python", .description = "Python 3", .vcpus = 1, .memory_mib = 256},

@@ -1,15 +1,7 @@
 /* fuzz-fc-api.c — ember-vmm's Firecracker API as a client drives it: requests split from
- * the input go through router_handle() (route table, path ids, serde-like body tables,
- * boot phases, handlers, the model) of one fresh VM with a fake engine. Checks every reply
- * (status 200/204/400, Firecracker's body shapes, valid JSON) and the model's invariants
- * after each request (fds open, root drive first, limits held).
- *
- * The model opens, creates and binds the paths a body names, as Firecracker does. So that
- * a fuzzer running as root cannot touch the host, every request runs inside a private
- * scratch directory (the cwd during the input) and a request whose body holds a string
- * with a '/' is not sent: paths stay names inside that directory. The directory holds
- * kernel, initrd, disk.img, data.img and taken at the start of each input.
- * Input: fuzz-util.h's text format, e.g. "PUT /machine-config\n{...}\n%%\nGET /vm/config". */
+ * the input go through router_handle() (routes, path ids, body tables, boot phases,
+ * handlers, the model) of one fresh VM with a fake engine; replies and model are checked.
+ * Must not touch the host's files: bodies name paths, so see the sandbox below. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -21,6 +13,15 @@
 #include "compat/router.h"
 #include "compat/vmm.h"
 #include "fuzz-util.h"
+
+/* Checks: status 200/204/400, Firecracker's body shapes, valid JSON, and the model's
+ * invariants after each request (fds open, root drive first, limits held).
+ * The model opens, creates and binds the paths a body names, as Firecracker does. So that
+ * a fuzzer running as root cannot touch the host, every request runs inside a private
+ * scratch directory (the cwd during the input) and a request whose body holds a string
+ * with a '/' is not sent: paths stay names inside that directory. The directory holds
+ * kernel, initrd, disk.img, data.img and taken at the start of each input.
+ * Input: fuzz-util.h's text format, e.g. "PUT /machine-config\n{...}\n%%\nGET /vm/config". */
 
 /* ---- a fake engine: checks what it is asked to boot ---- */
 

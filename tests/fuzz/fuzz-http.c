@@ -1,12 +1,7 @@
 /* fuzz-http.c — emberd's HTTP transport as a client meets it: the input is the raw bytes of
- * one connection to a real listener (libmicrohttpd + src/api/server.c: body limit and drain,
- * 100-continue, bearer token, request log) over the fake manager, on a Unix socket in a
- * scratch directory, with a 4 KiB body limit so every limit is reached by small inputs. The
- * input is sent, the write side shut, and every response read until the server closes.
- * Checks: the server closes within FUZZ_HTTP_WAIT_MS, every status is one ember or
- * libmicrohttpd may give, and ember's JSON bodies parse. The server's threads are MHD's, so
- * coverage is not exactly repeatable; findings (ASan, checks) still are.
- * Input: raw HTTP/1.x bytes; the token is "fuzz-token". */
+ * one connection to a real listener (libmicrohttpd + src/api/server.c) over the fake
+ * manager; every response is read until the server closes and checked. Must not wait
+ * without bound: a server that neither answers nor closes in time is a finding. */
 #include <errno.h>
 #include <jansson.h>
 #include <poll.h>
@@ -20,6 +15,13 @@
 #include "fake-manager.h"
 #include "fuzz-util.h"
 #include "shared/util.h"
+
+/* The listener is a Unix socket in a scratch directory, with a 4 KiB body limit so that
+ * every limit (body, drain, 100-continue, bearer token) is reached by small inputs.
+ * Checks: the server closes within FUZZ_HTTP_WAIT_MS, every status is one ember or
+ * libmicrohttpd may give, ember's JSON bodies parse, no 500 internal_error. The server's
+ * threads are MHD's, so coverage is not exactly repeatable; findings still are.
+ * Input: raw HTTP/1.x bytes; the token is "fuzz-token". */
 
 #define FUZZ_HTTP_WAIT_MS 5000
 #define FUZZ_HTTP_MAX_BODY 4096u

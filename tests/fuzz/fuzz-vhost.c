@@ -1,13 +1,7 @@
 /* fuzz-vhost.c — the vhost-user vsock backend driven like QEMU, a guest driver and host
- * clients would, from one thread: the backend's thread is never started; this file runs
- * its loop round (epoll, timers, rings, reap) itself after every step, so each input is
- * replayed exactly. Covers the vhost-user parser and handlers (vu-msg.c, vu-dev.c), guest
- * memory mapping, the split-virtqueue walk over a memfd "guest", vsock packets and the
- * hybrid muxer with its CONNECT lines. Checks: sanitizers, reply headers, and (while no
- * raw step broke the rules on purpose) that the device never returns more buffers than
- * the driver posted nor writes a malformed packet or one longer than its buffer.
- *
- * Input: a list of steps, each an op byte then its arguments (see the step table). */
+ * clients would, from one thread: its own thread is never started, this file runs the loop
+ * round (epoll, timers, rings, reap) after every step, so each input replays exactly.
+ * Must not touch anything but its scratch directory and its memfd "guest". */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -24,6 +18,13 @@
 #include "vhost-fd.h"
 #include "vhost-internal.h"
 #include "vu-msg.h"
+
+/* Covers the vhost-user parser and handlers (vu-msg.c, vu-dev.c), guest memory mapping,
+ * the split-virtqueue walk, vsock packets and the hybrid muxer with its CONNECT lines.
+ * Checks: sanitizers, reply headers, and (while no raw step broke the rules on purpose)
+ * that the device never returns more buffers than the driver posted nor writes a
+ * malformed packet or one longer than its buffer.
+ * Input: a list of steps, each an op byte then its arguments (see the step table). */
 
 #define GMEM (256u << 10)           /* guest memory: one memfd, gpa == file offset */
 #define UVA 0x7f0000000000ull       /* QEMU's address of gpa 0 */

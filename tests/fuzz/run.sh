@@ -15,7 +15,7 @@ shift 3
 max_len() { # per target: the largest input worth building
         case "$1" in
         fuzz-agent-frames) echo 70000 ;; # a full 64 KiB output frame and what follows
-        fuzz-vhost) echo 8192 ;;
+        fuzz-vhost) echo 4096 ;; # step lists: longer ones mostly repeat handshakes
         *) echo 16384 ;;
         esac
 }
