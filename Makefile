@@ -53,5 +53,8 @@ run: all images
 bench: all images
 	bench/run.sh
 
+# fuzzing (libFuzzer, clang): make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS=...]
+include tests/fuzz/fuzz.mk
+
 clean:
-	rm -rf $(BUILD) $(ASAN)
+	rm -rf $(BUILD) $(ASAN) build-fuzz-clang
