@@ -736,6 +736,16 @@ static int finish_bins(Settings *s, Err *e)
                 return err_set(e, ENOMEM, "out of memory");
         if (!s->vmm_bin && !(s->vmm_bin = next_to_self("ember-vmm")))
                 return err_set(e, ENOMEM, "out of memory");
+        /* a VMM is spawned in its own directory: a relative path would not resolve there */
+        char **bins[] = {&s->firecracker_bin, &s->vmm_bin, &s->jailer_bin};
+        for (size_t i = 0; i < ELEMENTSOF(bins); i++) {
+                char *p = *bins[i];
+                char *abs = p && p[0] != '/' && strchr(p, '/') ? realpath(p, NULL) : NULL;
+                if (abs) {
+                        free(p);
+                        *bins[i] = abs;
+                }
+        }
         return 0;
 }
 
