@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
 import ember_client as ec  # noqa: E402
-from e2e_util import firecracker_missing, vmm_args, wait_clean_except  # noqa: E402
+from e2e_util import firecracker_missing, start_emberd, vmm_args, wait_clean_except  # noqa: E402
 
 
 @pytest.fixture(scope="module", params=["qemu", "firecracker"])
@@ -25,7 +25,7 @@ def ember(request):
     for f in ("vmlinux", "initramfs.img", "python.squashfs", "shell.squashfs"):
         if not (ec.images_dir() / f).exists():
             pytest.fail(f"guest image {f} is missing in {ec.images_dir()}: run `make images`")
-    e = ec.Emberd(vmm=vmm, extra_args=vmm_args(vmm))
+    e = start_emberd(vmm=vmm, extra_args=vmm_args(vmm))
     e.vmm = vmm
     e.shared = set()  # sandboxes module fixtures keep across tests
     yield e

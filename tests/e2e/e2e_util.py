@@ -93,3 +93,20 @@ def wait_clean_except(ember, keep, timeout=15.0):
         if not left or time.time() > deadline:
             return left
         time.sleep(0.1)
+
+
+def start_emberd(**kw):
+    """ec.Emberd, once its API answers: the socket file appears at bind(), a moment before
+    listen(), and a connect() in between is refused."""
+    e = ec.Emberd(**kw)
+    deadline = time.time() + 20
+    while True:
+        try:
+            e.client.request("GET", "/healthz", timeout=20)
+            return e
+        except ConnectionRefusedError:
+            if time.time() > deadline or e.proc.poll() is not None:
+                e.stop()
+                e.cleanup()
+                raise
+            time.sleep(0.02)

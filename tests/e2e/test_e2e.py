@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import ember_client as ec
-from e2e_util import firecracker_bin, kvm_verdict, processes_naming, vmm_args
+from e2e_util import firecracker_bin, kvm_verdict, processes_naming, start_emberd, vmm_args
 
 
 def test_print_42(api, py):
@@ -60,7 +60,7 @@ def test_corrupt_rootfs_is_502_with_console_reason(ember, tmp_path):
     cfg = {"language_packs": [{"name": "bad", "rootfs": str(bad), "interpreter": ["sh"],
                                "code_file": "main.sh", "vcpus": 1, "memory_mib": 128,
                                "description": "corrupt"}]}
-    e = ec.Emberd(vmm=ember.vmm, config=cfg, extra_args=vmm_args(ember.vmm))
+    e = start_emberd(vmm=ember.vmm, config=cfg, extra_args=vmm_args(ember.vmm))
     try:
         r = e.client.request("POST", "/sandboxes", {"language_pack": "bad"}, timeout=180)
         assert r.status == 502, r
@@ -103,7 +103,7 @@ def test_auto_follows_the_kvm_probe():
     accelerator the probe allows; the log and /healthz say which (no VM is booted here)."""
     usable, line = kvm_verdict()
     want = "firecracker" if usable and firecracker_bin() else "qemu"
-    e = ec.Emberd(vmm="auto", extra_args=vmm_args("firecracker") if firecracker_bin() else [])
+    e = start_emberd(vmm="auto", extra_args=vmm_args("firecracker") if firecracker_bin() else [])
     try:
         h = e.client.request("GET", "/healthz").json
     finally:
