@@ -122,8 +122,13 @@ def test_socket_mode_group_and_peer_credentials():
         st = os.stat(e.sock)
         assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_gid == 1, (oct(st.st_mode), st.st_gid)
         assert e.client.request("GET", "/healthz").status == 200
+        # the line is written once the response is out: wait for it
+        want = rf"GET /healthz 200 .* peer pid={os.getpid()} uid=0 gid=0"
+        deadline = time.time() + 10
+        while not re.search(want, e.log_path.read_text(errors="replace")) and time.time() < deadline:
+            time.sleep(0.05)
         log = e.log_path.read_text(errors="replace")
-        assert re.search(rf"GET /healthz 200 .* peer pid={os.getpid()} uid=0 gid=0", log), log[-2000:]
+        assert re.search(want, log), log[-2000:]
     finally:
         assert e.stop()[0] == 0
         e.cleanup()
