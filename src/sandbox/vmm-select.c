@@ -334,7 +334,7 @@ void vmm_select_jail_sweep(const VmmJail *j, bool (*keep)(void *ud, const char *
         if (!j->jailed)
                 return;
         /* first what no pid file names: jailers that were still at work, their VMMs */
-        int strays = fc_stray_kill_jailed(j->chroot_base, j->exec_name, keep, ud);
+        int strays = fc_stray_kill_jailed(j->chroot_base, j->exec_name, &j->cgroup, keep, ud);
         int killed = MAX(strays, 0) + fc_jail_stale_cleanup(j->chroot_base, j->exec_name,
                                                             &j->cgroup, keep, ud, &dirs);
         if (killed > 0 || dirs)

@@ -8,6 +8,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -92,10 +93,14 @@ def gone_everywhere(e, ids, timeout=10.0):
             break
         time.sleep(0.05)
     if left:
-        named = [l for l in e.log_path.read_text(errors="replace").splitlines()
-                 if any(i in l for i in ids if i in " ".join(left))]
-        left.append("emberd's log about them:\n" + "\n".join(named[-40:]))
+        left.append(log_about(e, [i for i in ids if i in " ".join(left)]))
     return left
+
+
+def log_about(e, ids):
+    named = [l for l in e.log_path.read_text(errors="replace").splitlines()
+             if any(i in l for i in ids)]
+    return "emberd's log about them:\n" + "\n".join(named[-40:])
 
 
 def test_live_sandboxes_are_readopted(emberd):
@@ -168,6 +173,47 @@ def test_an_agent_that_does_not_answer_is_not_readopted(emberd):
             except ProcessLookupError:
                 pass
     assert e.client.delete(fine).status == 204
+
+
+def test_a_jailed_vmm_whose_jail_and_directory_are_gone_is_killed(emberd):
+    # as a recovery killed after it removed them but before it killed the VMM would leave it
+    e = emberd
+    sid = e.client.create("shell")["id"]
+    jails = list((e.dir / "state" / "jail").glob(f"*/{sid}"))
+    if not jails:
+        pytest.skip("emberd runs its VMMs unjailed here")
+    pid = vmm_pid(e, sid)
+    e.kill()
+    for d in jails + [e.dir / "state" / "sandboxes" / sid]:
+        shutil.rmtree(d)
+    e.start()
+    assert listed(e) == {}
+    assert not gone_everywhere(e, [sid])
+    st = ec.proc_stat(pid)
+    assert st is None or st[0] == "Z"
+
+
+def test_another_emberds_sandboxes_are_never_touched(emberd):
+    """Its VMMs share the host, the disk and the VMM binary, not the state dir."""
+    other = ec.Emberd(vmm="process")
+    try:
+        theirs = other.client.create("shell")["id"]
+        pid = vmm_pid(other, theirs)
+        e = emberd
+        mine = e.client.create("shell")["id"]
+        e.kill()
+        shutil.rmtree(e.dir / "state" / "sandboxes" / mine)  # no record: found by a scan
+        e.start()
+        assert listed(e) == {}
+        assert not gone_everywhere(e, [mine])
+        assert vmm_pid(other, theirs) == pid
+        assert other.client.exec(theirs, argv=["echo", "fine"])["stdout"] == "fine\n"
+        assert other.client.delete(theirs).status == 204
+        ec.assert_nothing_left(other)
+    finally:
+        rc, log = other.stop()
+        other.cleanup()
+    assert rc == 0, log[-3000:]
 
 
 def test_ttl_keeps_counting_across_a_restart(emberd):
@@ -269,9 +315,9 @@ def check_after_restart(e, book):
         if st == "deleting":  # cut short by the kill: gone, or back
             book.set(sid, "ready" if sid in now else "deleted")
     for sid, s in now.items():
-        assert s["state"] == "ready", s
+        assert s["state"] == "ready", (s, log_about(e, [sid]))
         r = e.client.request("POST", f"/sandboxes/{sid}/exec", {"argv": ["true"]}, timeout=60)
-        assert r.status == 200, (sid, r)
+        assert r.status == 200, (sid, r, log_about(e, [sid]))
         book.set(sid, "ready")  # also one whose create was cut short after its record
     left = gone_everywhere(e, every_id(e) - set(now))
     assert not left, left
