@@ -16,7 +16,7 @@ typedef struct FcProc {
         pid_t pid;  /* 0 = none */
         int pidfd;  /* -1 = none; readable once the child has exited */
         bool reaped;
-        bool adopted;    /* a previous emberd's child: watched and killed, never waited for */
+        bool adopted;    /* not our child (a previous emberd's): watched, killed, not waited for */
         int how, status; /* from waitid() once reaped: si_code (CLD_EXITED...), si_status */
 } FcProc;
 
