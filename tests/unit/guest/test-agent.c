@@ -595,7 +595,9 @@ static void test_handler_limit(void)
         sleep_ms(50); /* let both be accepted first (ordering only; the checks below do not time) */
         CHECK_EQ_INT(unix_connect(path, &c), 0);
         /* the third is closed without an answer even though it pings */
-        CHECK_EQ_INT(proto_write_frame(c, PROTO_PING, NULL, 0, deadline()), 0);
+        /* the agent may already have closed it: then the write itself fails */
+        int w = proto_write_frame(c, PROTO_PING, NULL, 0, deadline());
+        CHECK(w == 0 || w == -EPIPE || w == -ECONNRESET);
         ProtoFrame f;
         int r = proto_read_frame(c, &f, deadline());
         CHECK(r == -EPIPE || r == -ECONNRESET);
