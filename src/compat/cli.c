@@ -121,8 +121,11 @@ int cli_default_init(char *out, size_t size)
         }
         char exe[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-        if (n < 0)
-                return -errno;
+        if (n < 0) { /* no /proc (a jail): nothing to look beside */
+                int r = -errno;
+                snprintf(out, size, "emberd-init (no /proc/self/exe: %s)", strerror(-r));
+                return r;
+        }
         exe[n] = 0;
         const char *dir = dirname(exe);
         for (size_t i = 0; i < ELEMENTSOF(beside); i++) {

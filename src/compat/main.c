@@ -72,12 +72,12 @@ static int startup_logger(Vmm *vm, const CliOptions *o)
 
 static int run(const CliOptions *o, const EngineOps *ops)
 {
-        char init[PATH_MAX];
+        char init[PATH_MAX] = "";
         Err e = {0};
         Vmm vm;
         if (o->init)
                 snprintf(init, sizeof(init), "%s", o->init);
-        else if (cli_default_init(init, sizeof(init)) < 0)
+        else if (ops == &engine_process_ops && cli_default_init(init, sizeof(init)) < 0)
                 log_warn("no emberd-init found (looked at %s); InstanceStart will fail", init);
         EngineConfig cfg = {.init_path = init, .qemu_bin = o->qemu_bin, .accel = o->accel};
         if (vmm_init(&vm, o->id, ops, &cfg, &e) < 0) {
