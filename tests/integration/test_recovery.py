@@ -181,6 +181,7 @@ def test_a_jailed_vmm_whose_jail_and_directory_are_gone_is_killed(emberd):
     sid = e.client.create("shell")["id"]
     jails = list((e.dir / "state" / "jail").glob(f"*/{sid}"))
     if not jails:
+        assert e.client.delete(sid).status == 204
         pytest.skip("emberd runs its VMMs unjailed here")
     pid = vmm_pid(e, sid)
     e.kill()
