@@ -26,3 +26,16 @@
 
 /* ours: how long InstanceStart waits for the engine's child to exec */
 #define COMPAT_START_DEADLINE_MS 10000
+
+/* The qemu engine (ours). Console bytes a guest writes before the file restarts (disk use);
+ * one line of QEMU's stderr kept; one QMP message; QEMU's start, spawn to its QMP greeting and
+ * "cont" (a vhost-user set-up that never answers blocks QEMU forever; emberd waits 10 s for
+ * InstanceStart); one QMP command; the drain of QEMU's last output once it exited; the KVM
+ * probe's boot (TCG reaches the same line in ~3 s here). */
+#define COMPAT_CONSOLE_MAX (8u << 20)
+#define COMPAT_QEMU_LINE_MAX 512u
+#define COMPAT_QMP_LINE_MAX (64u * 1024)
+#define COMPAT_QEMU_START_MS 8000
+#define COMPAT_QMP_COMMAND_MS 2000
+#define COMPAT_QEMU_DRAIN_MS 1000
+#define COMPAT_KVM_PROBE_MS 8000

@@ -25,9 +25,9 @@
 #include "qemu-proc.h"
 #include "qmp.h"
 
-#define QEMU_START_DEADLINE_MS 8000 /* spawn -> QMP greeting -> cont; emberd waits 10 s */
-#define QEMU_QMP_DEADLINE_MS 2000   /* one QMP command on a running QEMU */
-#define QEMU_DRAIN_MS 1000          /* QEMU exited: its last console bytes reach the file */
+#define QEMU_START_DEADLINE_MS COMPAT_QEMU_START_MS /* spawn -> QMP greeting -> cont */
+#define QEMU_QMP_DEADLINE_MS COMPAT_QMP_COMMAND_MS  /* one QMP command on a running QEMU */
+#define QEMU_DRAIN_MS COMPAT_QEMU_DRAIN_MS          /* QEMU exited: its last bytes reach the file */
 #define VHOST_SUFFIX ".vu"          /* the vhost-user socket: <uds_path>.vu, gone once used */
 
 /* --accel: what the caller decided (emberd probes once, outside any jail), or the probe */

@@ -9,7 +9,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define KVM_PROBE_DEADLINE_MS 8000   /* ours: TCG reaches the ready line in ~3 s here */
+#include "compat-limits.h"
+
+#define KVM_PROBE_DEADLINE_MS COMPAT_KVM_PROBE_MS
 #define KVM_PROBE_MARKER "emberd-init[info] ready in"
 #define KVM_PROBE_EXIT_USABLE 0      /* ember-vmm --probe-kvm exit statuses */
 #define KVM_PROBE_EXIT_UNUSABLE 3

@@ -9,9 +9,10 @@
 #include <stdint.h>
 
 #include "../shared/err.h"
+#include "compat-limits.h"
 
-#define QEMU_CONSOLE_MAX (8u << 20)   /* ours: console bytes kept before the file restarts */
-#define QEMU_CONSOLE_LINE_MAX 512u    /* ours: one logged QEMU stderr line */
+#define QEMU_CONSOLE_MAX COMPAT_CONSOLE_MAX        /* console bytes before the file restarts */
+#define QEMU_CONSOLE_LINE_MAX COMPAT_QEMU_LINE_MAX /* one logged QEMU stderr line */
 
 typedef struct QemuConsole QemuConsole;
 

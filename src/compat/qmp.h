@@ -8,8 +8,9 @@
 #include <stdint.h>
 
 #include "../shared/err.h"
+#include "compat-limits.h"
 
-#define QMP_LINE_MAX (64u * 1024) /* our commands' replies are small; longer = broken peer */
+#define QMP_LINE_MAX COMPAT_QMP_LINE_MAX /* our commands' replies are small */
 
 typedef struct Qmp {
         int fd; /* borrowed; non-blocking is set by qmp_init */
