@@ -1,7 +1,8 @@
 /* kvm-probe.h — is KVM usable for a normal guest on this host? /dev/kvm existing proves
  * nothing (a paravirtual nested KVM may create VMs and still crawl through instruction
  * emulation), so the verdict comes from booting the real kernel + initramfs under QEMU with
- * -accel kvm until emberd-init prints its ready line, within a deadline. The verdict is
+ * -accel kvm until emberd-init (user space: its first line, or any) prints on the console,
+ * within a deadline. The verdict is
  * cached in a file keyed by the host kernel release, the QEMU binary and the guest kernel and
  * initramfs files (their identity: device, inode, size, mtime), so it costs once; the cache
  * is locked, so concurrent callers probe once. Never decides anything but the verdict. */
@@ -12,7 +13,9 @@
 #include "compat-limits.h"
 
 #define KVM_PROBE_DEADLINE_MS COMPAT_KVM_PROBE_MS
-#define KVM_PROBE_MARKER "emberd-init[info] ready in"
+/* Any line of emberd-init's: the kernel booted and ran user space. Not its ready line only:
+ * a guest that ends in "emberd-init: FATAL" proved the CPU just as well. */
+#define KVM_PROBE_MARKER "emberd-init"
 #define KVM_PROBE_EXIT_USABLE 0      /* ember-vmm --probe-kvm exit statuses */
 #define KVM_PROBE_EXIT_UNUSABLE 3
 
