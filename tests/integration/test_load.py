@@ -52,7 +52,7 @@ def readers(api, ids, stop, errors):
     return ts
 
 
-def test_fifty_sandboxes_and_a_thousand_execs(api, ember, record_property):
+def test_fifty_sandboxes_and_a_thousand_execs(api, ember, record_testsuite_property):
     pid = ember.proc.pid
     errors = []
     base = rss_kib(pid)
@@ -82,7 +82,7 @@ def test_fifty_sandboxes_and_a_thousand_execs(api, ember, record_property):
                    "emberd_rss_after_2000_execs_kib": after2,
                    "execs_per_s_round1": round(rate1, 1), "execs_per_s_round2": round(rate2, 1)}
         for k, v in figures.items():
-            record_property(k, v)
+            record_testsuite_property(k, v)
         print(f"\nload figures: {figures}")
         assert after2 - after1 <= GROWTH_SLACK_KIB, figures
     finally:
