@@ -96,17 +96,6 @@ int cli_parse(int argc, char *const *argv, CliOptions *o, Err *e)
         return 0;
 }
 
-bool cli_valid_id(const char *id)
-{
-        size_t n = strlen(id);
-        if (n < 1 || n > COMPAT_ID_MAX)
-                return false;
-        for (const char *p = id; *p; p++)
-                if (!(*p == '-' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
-                      (*p >= 'A' && *p <= 'Z')))
-                        return false;
-        return true;
-}
 
 int cli_default_init(char *out, size_t size)
 {

@@ -31,7 +31,6 @@ typedef struct CliOptions {
 /* Fills o (pointers into argv); -EINVAL with Firecracker's argument-parser texts. */
 int cli_parse(int argc, char *const *argv, CliOptions *o, Err *e);
 /* validate_instance_id(): 1..64 chars, alphanumeric or '-'. */
-bool cli_valid_id(const char *id);
 /* The emberd-init to use when --init is absent: $EMBER_INIT, else emberd-init beside
  * /proc/self/exe, else ../guest/init/emberd-init or ../../guest/init/emberd-init relative to
  * it (the build tree: <build>/src/compat/ember-vmm, <build>/guest/init/emberd-init). */

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "shared/util.h"
 #include "../shared/cleanup.h"
 #include "../shared/log.h"
 #include "../shared/ember-seccomp.h"
@@ -128,7 +129,7 @@ int main(int argc, char **argv)
                 return kvm_probe_cli(o.qemu_bin, o.kernel, o.initrd);
         if (!o.api_sock)
                 return arg_error("Missing argument: api-sock.");
-        if (!cli_valid_id(o.id))
+        if (!instance_id_valid(o.id))
                 return arg_error("Invalid instance ID: 1-64 characters, alphanumeric or '-'.");
         const EngineOps *ops = engine_find(o.engine, &known);
         if (!known)

@@ -1,5 +1,6 @@
 /* args.c — see args.h. Messages follow Firecracker's jailer and its argument parser, so a
  * caller written against one reads the other. */
+#include "shared/util.h"
 #include "args.h"
 
 #include <errno.h>
@@ -31,7 +32,7 @@ static int parse_u32(const char *s, unsigned long long max, unsigned long long *
 
 static int set_id(JailerArgs *a, const char *v, Err *e)
 {
-        if (!jailer_id_valid(v))
+        if (!instance_id_valid(v))
                 return err_set(e, EINVAL, "Invalid instance ID: %s", v);
         a->id = v;
         return 0;
@@ -190,17 +191,6 @@ static const JailerOption options[] = {
         FLAG("help", set_help, "Show this help."),
 };
 
-bool jailer_id_valid(const char *id)
-{
-        size_t n = strlen(id);
-        if (n < 1 || n > JAILER_ID_MAX)
-                return false;
-        for (const char *p = id; *p; p++)
-                if (!(*p == '-' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
-                      (*p >= 'A' && *p <= 'Z')))
-                        return false;
-        return true;
-}
 
 static const JailerOption *find_option(const char *name, size_t len)
 {

@@ -9,7 +9,6 @@
 #include "../shared/err.h"
 #include "../vmm/cgroup.h"
 
-#define JAILER_ID_MAX 64
 #define JAILER_DEFAULT_CHROOT_BASE "/srv/jailer"
 #define JAILER_DEFAULT_NOFILE 2048ull
 #define JAILER_MAX_BINDS 16
@@ -50,7 +49,6 @@ typedef struct JailerArgs {
 /* Fills a from argv (pointers into argv). -EINVAL with a message naming the argument. */
 int jailer_args_parse(int argc, char *const *argv, JailerArgs *a, Err *e);
 /* Firecracker's validate_instance_id(): 1-64 characters, alphanumeric or '-'. */
-bool jailer_id_valid(const char *id);
 /* <base>/<basename of exec_file>/<id>/root; -EINVAL when exec_file has no basename. */
 int jailer_chroot_dir(const char *base, const char *exec_file, const char *id, char **ret);
 /* The basename of exec_file (a pointer into it). */

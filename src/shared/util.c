@@ -145,6 +145,18 @@ int unix_listen(const char *path, int backlog, int *ret_fd)
         return 0;
 }
 
+bool instance_id_valid(const char *id)
+{
+        size_t n = strlen(id);
+        if (n < 1 || n > INSTANCE_ID_MAX)
+                return false;
+        for (const char *p = id; *p; p++)
+                if (!(*p == '-' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+                      (*p >= 'A' && *p <= 'Z')))
+                        return false;
+        return true;
+}
+
 int mkdir_p(const char *path, mode_t mode)
 {
         char buf[4096];

@@ -24,6 +24,11 @@ int fd_wait_readable(int fd, int64_t deadline_ms);
 int unix_connect(const char *path, int *ret_fd);             /* blocking, CLOEXEC */
 int unix_listen(const char *path, int backlog, int *ret_fd); /* unlinks a stale path first */
 
+/* Firecracker's instance id rule, for `--id` of firecracker and of its jailer:
+ * 1 to INSTANCE_ID_MAX characters of [A-Za-z0-9-]. */
+#define INSTANCE_ID_MAX 64
+bool instance_id_valid(const char *id);
+
 int mkdir_p(const char *path, mode_t mode);
 int rm_rf(const char *path); /* removes a tree; ENOENT is success; never crosses mounts */
 int read_file(const char *path, size_t max, char **ret, size_t *ret_len); /* NUL-terminated */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "shared/util.h"
 #include "compat/cli.h"
 #include "compat/engine.h"
 #include "shared/cleanup.h"
@@ -63,14 +64,14 @@ static void test_ids(void)
         char id65[66];
         memset(id65, 'a', 65);
         id65[65] = 0;
-        CHECK(cli_valid_id("anonymous-instance"));
-        CHECK(cli_valid_id("A-9"));
-        CHECK(cli_valid_id(id65 + 1)); /* 64 */
-        CHECK(!cli_valid_id(id65));
-        CHECK(!cli_valid_id(""));
-        CHECK(!cli_valid_id("a_b"));
-        CHECK(!cli_valid_id("a b"));
-        CHECK(!cli_valid_id("a/b"));
+        CHECK(instance_id_valid("anonymous-instance"));
+        CHECK(instance_id_valid("A-9"));
+        CHECK(instance_id_valid(id65 + 1)); /* 64 */
+        CHECK(!instance_id_valid(id65));
+        CHECK(!instance_id_valid(""));
+        CHECK(!instance_id_valid("a_b"));
+        CHECK(!instance_id_valid("a b"));
+        CHECK(!instance_id_valid("a/b"));
 }
 
 static void test_engines(void)

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "shared/util.h"
 #include "jailer/args.h"
 #include "test.h"
 #include "vmm/fc-jail.h"
@@ -125,15 +126,15 @@ static void test_paths(void)
         char *none = NULL;
         CHECK_EQ_INT(jailer_chroot_dir("/srv", "/usr/bin/", "x", &none), -EINVAL);
         CHECK_STR(jailer_exec_name("/a/b/c"), "c");
-        CHECK(jailer_id_valid("sb-0123456789abcdef"));
-        CHECK(!jailer_id_valid(""));
-        CHECK(!jailer_id_valid("a_b"));
+        CHECK(instance_id_valid("sb-0123456789abcdef"));
+        CHECK(!instance_id_valid(""));
+        CHECK(!instance_id_valid("a_b"));
         char long_id[66];
         memset(long_id, 'a', 65);
         long_id[65] = 0;
-        CHECK(!jailer_id_valid(long_id));
+        CHECK(!instance_id_valid(long_id));
         long_id[64] = 0;
-        CHECK(jailer_id_valid(long_id));
+        CHECK(instance_id_valid(long_id));
 }
 
 /* emberd's side: the command line handed to the jailer. */
