@@ -16,6 +16,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -78,6 +79,26 @@ static int enable_controllers(int dfd, bool cpu, const char *what, Err *e)
         return 0;
 }
 
+/* All execs together stay below the guest's memory minus a reserve (an eighth, at least
+ * 32 MiB), so a program that takes everything meets the OOM killer of its cgroup at once,
+ * instead of the whole VM thrashing towards the kernel's global one (minutes under TCG)
+ * with PID 1 and the agent starved of memory. Best effort: without it the VM still works. */
+static void limit_all_execs(int parent_fd)
+{
+        struct sysinfo si;
+        if (sysinfo(&si) < 0)
+                return;
+        uint64_t total = (uint64_t)si.totalram * si.mem_unit;
+        uint64_t reserve = MAX(total / 8, (uint64_t)32 << 20);
+        if (total <= 2 * reserve)
+                return;
+        char v[32];
+        snprintf(v, sizeof(v), "%" PRIu64, total - reserve);
+        int r = write_at(parent_fd, "memory.max", v);
+        if (r < 0)
+                log_warn("cgroup: memory.max of %s: %s", CGROUP_PARENT, strerror(-r));
+}
+
 int cgroup_init_at(int root_fd, Err *e)
 {
         char ctl[CGROUP_FILE_MAX];
@@ -98,7 +119,10 @@ int cgroup_init_at(int root_fd, Err *e)
         if (parent < 0)
                 return err_set(e, errno, "open %s: %s", CGROUP_PARENT, strerror(errno));
         r = enable_controllers(parent, cpu, CGROUP_PARENT, e);
-        return r < 0 ? r : TAKE_FD(parent);
+        if (r < 0)
+                return r;
+        limit_all_execs(parent);
+        return TAKE_FD(parent);
 }
 
 /* We must own the hierarchy: emberd-init at its root (a VM, not the host's tree). */

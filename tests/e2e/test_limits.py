@@ -95,9 +95,11 @@ def test_disk_fill_gets_enospc(api, py):
 
 
 def test_memory_hog_without_a_limit_is_oom(api, py):
-    # the whole VM runs out: the guest kernel's OOM killer picks the hog, not the agent; the
-    # host side (a jailer's cgroup around the VMM) must leave room for a guest using all of
-    # its memory. Last in this module: a VM lost here would fail the cases after it.
+    # no per-exec limit: the hog meets the limit on all execs together (the guest's memory
+    # minus a reserve for PID 1, the agent and the kernel), so the VM never thrashes and the
+    # agent answers; the host side (a jailer's cgroup around the VMM) must leave room for a
+    # guest using nearly all of its memory. Last in this module: a VM lost here would fail
+    # the cases after it.
     r = api.exec(py["id"], code=HOG, timeout_ms=120000)
     assert r["status"] == "oom" and r["signal"] == 9, r
     r = api.request("POST", f"/sandboxes/{py['id']}/exec", {"code": "print(6*7)"})
