@@ -60,7 +60,7 @@ def main():
         cycle_rate = a.n / (time.perf_counter() - t0)
 
         host_true = [timed(lambda: subprocess.run(["true"]))[0] for _ in range(a.n)]
-        host_py = [timed(lambda: subprocess.run(["python3", "-c", "print(6*7)"], capture_output=True))[0]
+        host_py = [timed(lambda: subprocess.run(["/usr/bin/python3", "-c", "print(6*7)"], capture_output=True))[0]
                    for _ in range(a.n)]
     finally:
         e.stop()
@@ -76,7 +76,7 @@ def main():
     print(f"  {'create+exec true+delete':<34} {cycle_rate:8.1f} per second (sequential)")
     print("same commands by plain fork+exec on the host (subprocess.run):")
     row("host: true", host_true)
-    row("host: python3 -c print(6*7)", host_py)
+    row("host: /usr/bin/python3 -c print(6*7)", host_py)
 
 
 if __name__ == "__main__":
