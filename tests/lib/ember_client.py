@@ -137,15 +137,13 @@ class Emberd:
             time.sleep(0.02)
 
     def accepts(self):
-        """Does emberd accept on its socket? (a killed one leaves the file behind)"""
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        """Does emberd answer on its socket? A killed one leaves the file behind, and the
+        socket listens (connect succeeds) a moment before the HTTP server and its threads and
+        fds exist, so only an answer counts: a leak baseline taken earlier would be wrong."""
         try:
-            s.connect(self.sock)
-            return True
-        except OSError:
+            return Client(self.sock).request("GET", "/healthz", timeout=5).status == 200
+        except (OSError, http.client.HTTPException):
             return False
-        finally:
-            s.close()
 
     def kill(self):
         """kill -9, as a crash would: no cleanup of any kind."""
